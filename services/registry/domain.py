@@ -1,0 +1,134 @@
+"""Registry rules with no I/O: value checks, secrets, request fingerprints and status changes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+import pycountry
+
+from shared.skills import SKILL_CODES
+
+LANGUAGE_CODES: frozenset[str] = frozenset(
+    lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2")
+)
+TIMEZONES: frozenset[str] = frozenset(available_timezones())
+DESCRIPTION_MAX_LENGTH = 2000
+CAPACITY_RANGE = (1, 20)
+MAX_TRAVEL_KM_RANGE = (0.0, 500.0)
+
+
+class RuleViolation(ValueError):
+    """A value breaks a rule; the message says why in words a person understands."""
+
+
+class InvalidTransition(Exception):
+    """A state change that the current status does not allow (HTTP 409)."""
+
+
+def check_language_code(code: str) -> str:
+    code = code.strip().lower()
+    if code not in LANGUAGE_CODES:
+        raise RuleViolation(f"'{code}' is not an ISO 639-1 language code")
+    return code
+
+
+def check_skill_code(code: str) -> str:
+    if code not in SKILL_CODES:
+        raise RuleViolation(f"'{code}' is not a known skill; see GET /v1/skills")
+    return code
+
+
+def check_timezone(name: str) -> str:
+    if name not in TIMEZONES:
+        raise RuleViolation(f"'{name}' is not an IANA time zone such as Europe/Warsaw")
+    return name
+
+
+def check_phone(raw: str) -> str:
+    """Return the number in E.164 form; only numbers written in E.164 (+ and digits) pass."""
+    if not raw.startswith("+"):
+        raise RuleViolation("phone must be in E.164 form, e.g. +48601234567")
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException as exc:
+        raise RuleViolation(f"phone is not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise RuleViolation("phone is not a valid number for its country code")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_clock(value: str) -> time:
+    try:
+        hours, minutes = value.split(":")
+        if len(hours) != 2 or len(minutes) != 2:
+            raise ValueError
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise RuleViolation(f"'{value}' is not a time of day in HH:MM form") from exc
+
+
+def check_window(start: str, end: str) -> None:
+    if parse_clock(end) <= parse_clock(start):
+        raise RuleViolation(f"the window ends ({end}) before or when it starts ({start})")
+
+
+def check_needed_by(needed_by: date, timezone: str, now: datetime) -> None:
+    if needed_by < now.astimezone(ZoneInfo(timezone)).date():
+        raise RuleViolation(f"{needed_by.isoformat()} is in the past")
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError as exc:  # pragma: no cover - names are checked on the way in
+        raise RuleViolation(f"unknown time zone {name}") from exc
+
+
+def round_coordinate(value: float) -> float:
+    """About 100 m: enough for matching, not enough to find a door."""
+    return round(value, 3)
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def new_secret(prefix: str) -> str:
+    """A random bearer secret (256 bits); the prefix tells a person what kind of key it is."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def hash_secret(secret: str) -> str:
+    # The secrets are long and random, so a fast hash is enough; slow hashes protect weak passwords.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str | None) -> bool:
+    if stored_hash is None:
+        return False
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """Stable hash of a request body, used to tell a retried POST from a different one."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- request status -------------------------------------------------------------------------
+
+OPEN, PROPOSED, ACCEPTED, COMPLETED = "open", "proposed", "accepted", "completed"
+UNMATCHED, CANCELLED, EXPIRED = "unmatched", "cancelled", "expired"
+REQUEST_STATUSES = (OPEN, PROPOSED, ACCEPTED, COMPLETED, UNMATCHED, CANCELLED, EXPIRED)
+FINAL_STATUSES = frozenset({COMPLETED, CANCELLED, EXPIRED})
+
+
+def check_can_cancel(status: str) -> None:
+    if status in FINAL_STATUSES:
+        raise InvalidTransition(f"the request is already {status}")

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class RegistrySettings(ServiceSettings):
+    registry_host: str = "127.0.0.1"
+    registry_port: int = 8000
+    admin_api_key: str = Field(min_length=16, description="Operator key for POST /v1/organisations")
+    public_base_url: str = "http://127.0.0.1:8000"
+    service_token: str = Field(min_length=16, description="Notifier -> registry contact look-ups")
+    link_secret: str = Field(min_length=16, description="Signs accept/decline links")

@@ -1,0 +1,67 @@
+"""NATS JetStream wiring: the broker, the streams and the dead-letter subject."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from faststream.nats import NatsBroker
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+# A re-published event inside this window is dropped by JetStream (Nats-Msg-Id = event_id).
+DUPLICATE_WINDOW_SECONDS = 15 * 60.0
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    subjects: tuple[str, ...]
+
+
+# One stream per producer, plus one for parked (dead-lettered) messages.
+STREAMS: tuple[Stream, ...] = (
+    Stream("REGISTRY", ("registry.>",)),
+    Stream("MATCHER", ("matcher.>",)),
+    Stream("NOTIFIER", ("notifier.>",)),
+    Stream("DEADLETTER", ("deadletter.>",)),
+)
+
+
+def stream_for(subject: str) -> str:
+    producer = subject.split(".", 1)[0]
+    for stream in STREAMS:
+        if any(pattern.split(".", 1)[0] == producer for pattern in stream.subjects):
+            return stream.name
+    raise KeyError(f"no stream holds subject {subject!r}")
+
+
+def make_broker(nats_url: str, **kwargs: object) -> NatsBroker:
+    """A broker that keeps reconnecting forever: a NATS outage delays work, never ends a process."""
+    return NatsBroker(
+        nats_url.split(","),
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def ensure_streams(broker: NatsBroker) -> None:
+    """Create or update every stream; safe to run from every process at every start."""
+    js = broker.connection.jetstream()
+    for stream in STREAMS:
+        config = StreamConfig(
+            name=stream.name,
+            subjects=list(stream.subjects),
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        )
+        try:
+            await js.stream_info(stream.name)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+            log.info("created stream %s", stream.name)

@@ -1,0 +1,148 @@
+"""Transactional outbox: events are written in the same transaction as the state change and
+published afterwards by a relay, so a committed change is never lost and never published
+before it is committed.
+
+Two relays can run side by side: ``FOR UPDATE SKIP LOCKED`` gives each row to one of them, and
+if a relay dies between JetStream's acknowledgement and marking the row, the row is published
+again with the same ``Nats-Msg-Id`` and JetStream's duplicate window drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from faststream.nats import NatsBroker
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.broker import ensure_streams, stream_for
+from shared.events import Event
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("published_at IS NULL")),
+    )
+
+
+async def add_event(session: AsyncSession, table: sa.Table, event: Event) -> None:
+    """Stage ``event`` in the caller's transaction."""
+    await session.execute(
+        table.insert().values(
+            event_id=event.event_id,
+            subject=event.subject,
+            payload=event.model_dump(mode="json"),
+            created_at=event.occurred_at,
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows to JetStream, oldest first, and marks them published."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: sa.Table,
+        broker: NatsBroker,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 0.5,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.broker = broker
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.publish_timeout = publish_timeout
+        self._wake = asyncio.Event()
+        self._streams_ready = False
+
+    def wake(self) -> None:
+        """Called after a commit that added events, so they go out without waiting for a poll."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        if not self._streams_ready:
+            await self.broker.connect()
+            await ensure_streams(self.broker)
+            self._streams_ready = True
+        t = self.table
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            # Publishes are pipelined on one connection, so they reach the stream in row order.
+            results = await asyncio.gather(
+                *(self._publish(row.subject, row.event_id, row.payload) for row in rows),
+                return_exceptions=True,
+            )
+            done = [row.id for row, result in zip(rows, results, strict=True) if result is None]
+            if done:
+                await conn.execute(
+                    t.update().where(t.c.id.in_(done)).values(published_at=datetime.now(UTC))
+                )
+            failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+        return len(done)
+
+    async def _publish(self, subject: str, event_id: object, payload: dict[str, object]) -> None:
+        await self.broker.publish(
+            json.dumps(payload).encode(),
+            subject,
+            headers={"Nats-Msg-Id": str(event_id), "content-type": "application/json"},
+            stream=stream_for(subject),
+            timeout=self.publish_timeout,
+        )
+
+    async def pending_count(self) -> int:
+        async with self.engine.connect() as conn:
+            count = await conn.scalar(
+                sa.select(sa.func.count()).where(self.table.c.published_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def run(self) -> None:
+        """Loop until cancelled. Failures (NATS or PostgreSQL down) are logged and retried."""
+        backoff = self.poll_seconds
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self.poll_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay: %s: %s; retrying", type(exc).__name__, exc)
+                self._streams_ready = False
+                published = 0
+                backoff = min(backoff * 2, 5.0)
+            if published == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)

@@ -72,6 +72,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
         self._wake = asyncio.Event()
+        self._stopping = False
         self._streams_ready = False
 
     def wake(self) -> None:
@@ -128,10 +129,18 @@ class OutboxRelay:
             )
         return int(count or 0)
 
+    def stop(self) -> None:
+        """Finish the batch in hand, then leave ``run``: cancelling mid-query would leave a
+        connection half-open, and a stop must not cost a connection timeout."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Loop until cancelled. Failures (NATS or PostgreSQL down) are logged and retried."""
+        """Loop until stopped. Failures (NATS or PostgreSQL down) are logged and retried."""
         backoff = self.poll_seconds
-        while True:
+        while not self._stopping:
+            # Cleared before the batch, so a commit during the batch still wakes the next one.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 backoff = self.poll_seconds
@@ -142,7 +151,6 @@ class OutboxRelay:
                 self._streams_ready = False
                 published = 0
                 backoff = min(backoff * 2, 5.0)
-            if published == 0:
-                self._wake.clear()
+            if published == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=backoff)

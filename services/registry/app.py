@@ -21,6 +21,8 @@ from shared.broker import make_broker
 from shared.db import make_engine, make_session_factory
 from shared.outbox import OutboxRelay
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = """
 The registry is the system of record of INVOLVIM Match: organisations submit support requests,
 volunteers register what they can offer, and every change is published as an event.
@@ -50,9 +52,11 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            relay.stop()
+            try:
+                await asyncio.wait_for(relay_task, timeout=10)
+            except TimeoutError:
+                log.warning("outbox relay did not stop in time")
             with contextlib.suppress(Exception):
                 await broker.stop()
             await engine.dispose()

@@ -33,7 +33,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Anything not committed explicitly is rolled back, outbox rows included.
+        # Anything not committed explicitly is rolled back, outbox rows included. Loaded objects
+        # are detached first so that callers can still read them after the unit of work.
+        self.session.expunge_all()
         await self.session.rollback()
         await self.session.close()
 

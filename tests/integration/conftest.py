@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.registry.app import create_app
+from services.registry.settings import RegistrySettings
+from tests.conftest import Database
+from tests.samples import ADMIN_KEY, SECRET
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Registry:
+    """A registry app running in this process (lifespan, relay and all) with a client."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: RegistrySettings
+
+    async def new_organisation(self, name: str = "Płock Family Foundation") -> dict[str, Any]:
+        response = await self.client.post(
+            "/v1/organisations",
+            json={"name": name, "email": "desk@example.org"},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def registry_settings(database_url: str, nats_url: str) -> RegistrySettings:
+    return RegistrySettings(
+        _env_file=None,
+        database_url=database_url,
+        nats_url=nats_url,
+        admin_api_key=ADMIN_KEY,
+        service_token=SECRET,
+        link_secret=SECRET,
+        outbox_poll_seconds=0.05,
+    )
+
+
+RegistryFactory = Callable[[str], Any]
+
+
+async def _serve(app: FastAPI, started: asyncio.Event, stop: asyncio.Event) -> None:
+    """Enter and leave the app's lifespan in one task, as a server does."""
+    async with app.router.lifespan_context(app):
+        started.set()
+        await stop.wait()
+
+
+@pytest.fixture
+async def start_registry(clean_database: Database) -> AsyncIterator[Callable[..., Any]]:
+    """Start registries against a given NATS URL; all are stopped when the test ends."""
+    running: list[tuple[asyncio.Task[None], asyncio.Event, httpx.AsyncClient]] = []
+
+    async def start(nats_url: str) -> Registry:
+        settings = registry_settings(clean_database.url, nats_url)
+        app = create_app(settings)
+        started, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(_serve(app, started, stop))
+        await asyncio.wait_for(started.wait(), 30)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://registry.test"
+        )
+        running.append((task, stop, client))
+        return Registry(app, client, settings)
+
+    yield start
+    for task, stop, client in reversed(running):
+        await client.aclose()
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def registry(start_registry: Callable[..., Any], clean_nats: str) -> Registry:
+    registry: Registry = await start_registry(clean_nats)
+    return registry

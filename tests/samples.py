@@ -1,0 +1,47 @@
+"""Sample bodies and secrets shared by the tests."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from typing import Any
+
+ADMIN_KEY = "admin-key-for-tests-only-0123456789"
+SECRET = "secret-for-tests-only-0123456789"
+
+
+def volunteer_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Olena Kovalenko",
+        "email": "olena.kovalenko@example.org",
+        "phone": "+48601234567",
+        "locale": "uk",
+        "languages": [{"code": "uk", "level": "native"}, {"code": "pl", "level": "fluent"}],
+        "skills": ["translation", "paperwork"],
+        "location": {"lat": 52.5463, "lon": 19.7065},
+        "max_travel_km": 10,
+        "remote_ok": False,
+        "availability": [{"day": "tue", "start": "17:00", "end": "20:00"}],
+        "timezone": "Europe/Warsaw",
+        "capacity": 2,
+        "consent": True,
+    }
+    body.update(copy.deepcopy(changes))
+    return body
+
+
+def request_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "beneficiary": {"display_name": "Mariam", "locale": "uk", "contact_consent": True},
+        "languages": ["uk"],
+        "skills": ["paperwork"],
+        "location": {"lat": 52.55, "lon": 19.70},
+        "remote_ok": False,
+        "windows": [{"day": "tue", "start": "16:00", "end": "19:00"}],
+        "timezone": "Europe/Warsaw",
+        "urgency": "normal",
+        "needed_by": (date.today() + timedelta(days=30)).isoformat(),
+        "description": "Help to fill in the residence permit form.",
+    }
+    body.update(copy.deepcopy(changes))
+    return body

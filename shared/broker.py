@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
@@ -49,9 +50,8 @@ def make_broker(nats_url: str, **kwargs: object) -> NatsBroker:
     )
 
 
-async def ensure_streams(broker: NatsBroker) -> None:
+async def ensure_streams(js: JetStreamContext) -> None:
     """Create or update every stream; safe to run from every process at every start."""
-    js = broker.connection.jetstream()
     for stream in STREAMS:
         config = StreamConfig(
             name=stream.name,

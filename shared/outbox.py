@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from faststream.nats import NatsBroker
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.broker import ensure_streams, stream_for
 from shared.events import Event
@@ -40,7 +40,7 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-async def add_event(session: AsyncSession, table: sa.Table, event: Event) -> None:
+async def add_event(session: AsyncSession | AsyncConnection, table: sa.Table, event: Event) -> None:
     """Stage ``event`` in the caller's transaction."""
     await session.execute(
         table.insert().values(
@@ -83,7 +83,7 @@ class OutboxRelay:
         """Publish one batch; returns how many rows were published."""
         if not self._streams_ready:
             await self.broker.connect()
-            await ensure_streams(self.broker)
+            await ensure_streams(self.broker.connection.jetstream())
             self._streams_ready = True
         t = self.table
         async with self.engine.begin() as conn:

@@ -35,7 +35,7 @@ class BrokerStarter:
         while True:
             try:
                 await self.broker.connect()
-                await ensure_streams(self.broker)
+                await ensure_streams(self.broker.connection.jetstream())
                 await self.broker.start()
                 self.bound = True
                 return
@@ -61,14 +61,14 @@ def ops_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # Ask the loops to finish what they hold, rather than cancelling them mid-query.
             for stop in on_stop or []:
-                with contextlib.suppress(Exception):
-                    await stop()
+                await stop()
+            tasks[0].cancel()
+            _, pending = await asyncio.wait(tasks, timeout=10)
+            for task in pending:
+                log.warning("%s did not stop in time", task.get_name())
+                task.cancel()
             with contextlib.suppress(Exception):
                 await broker.stop()
             await engine.dispose()

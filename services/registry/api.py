@@ -12,17 +12,22 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from services.registry import domain, service
-from services.registry.orm import Organisation, SupportRequest, Volunteer
+from services.registry import domain, lifecycle, service
+from services.registry.errors import Conflict, NotFound, Unauthorised
+from services.registry.orm import Organisation, Volunteer
 from services.registry.schemas import (
     BeneficiaryOut,
+    CompleteIn,
     ErrorBody,
     LocationIn,
+    MatchAnswer,
+    MatchOut,
     OrganisationCreated,
     OrganisationIn,
     RequestIn,
     RequestOut,
     RequestPage,
+    RespondIn,
     SkillOut,
     StatusFilter,
     VolunteerCreated,
@@ -30,6 +35,7 @@ from services.registry.schemas import (
     VolunteerOut,
     VolunteerPatch,
 )
+from services.registry.service import RequestView
 from services.registry.unit_of_work import UnitOfWork
 from shared.skills import SKILL_LABELS
 
@@ -54,14 +60,14 @@ UoW = Annotated[UnitOfWork, Depends(uow)]
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
-        raise service.Unauthorised("an Authorization: Bearer key is needed")
+        raise Unauthorised("an Authorization: Bearer key is needed")
     return credentials.credentials
 
 
 def require_admin(request: Request, credentials: Credentials) -> None:
     expected: str = request.app.state.settings.admin_api_key
     if not hmac.compare_digest(_token(credentials).encode(), expected.encode()):
-        raise service.Unauthorised("wrong operator key")
+        raise Unauthorised("wrong operator key")
 
 
 async def current_organisation(request: Request, credentials: Credentials) -> Organisation:
@@ -99,7 +105,27 @@ def volunteer_out(v: Volunteer) -> dict[str, Any]:
     }
 
 
-def request_out(r: SupportRequest) -> RequestOut:
+def match_out(view: RequestView) -> MatchOut | None:
+    if view.active is None:
+        return None
+    match, volunteer = view.active
+    contact = None
+    if match.status == "accepted":
+        contact = {k: v for k, v in (("email", volunteer.email), ("phone", volunteer.phone)) if v}
+    return MatchOut(
+        id=match.id,
+        status=match.status,
+        volunteer_first_name=domain.first_name(volunteer.name),
+        score=match.score,
+        breakdown=match.breakdown,
+        reasons=match.reasons,
+        respond_by=match.respond_by,
+        volunteer_contact=contact,
+    )
+
+
+def request_out(view: RequestView) -> RequestOut:
+    r = view.request
     return RequestOut(
         id=r.id,
         status=r.status,
@@ -122,6 +148,8 @@ def request_out(r: SupportRequest) -> RequestOut:
         needed_by=r.needed_by,
         description=r.description,
         unmatched_reasons=r.unmatched_reasons,
+        match=match_out(view),
+        offers=lifecycle.offer_history(view.offers),
         created_at=r.created_at,
         updated_at=r.updated_at,
     )
@@ -193,7 +221,7 @@ async def submit_request(
     submitted = await service.submit_request(uow, org, body, idempotency_key)
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return request_out(submitted.request)
+    return request_out(RequestView(submitted.request, []))
 
 
 @router.get("/requests", summary="Your organisation's requests, newest first")
@@ -218,6 +246,63 @@ async def get_request(request_id: uuid.UUID, org: CurrentOrganisation, uow: UoW)
 @router.post("/requests/{request_id}/cancel", summary="Cancel a request before it is completed")
 async def cancel_request(request_id: uuid.UUID, org: CurrentOrganisation, uow: UoW) -> RequestOut:
     return request_out(await service.cancel_request(uow, org, request_id))
+
+
+@router.post(
+    "/matches/{match_id}/accept", summary="Accept an offer (signed link token or manage token)"
+)
+async def accept_offer(
+    match_id: uuid.UUID,
+    request: Request,
+    uow: UoW,
+    credentials: Credentials,
+    body: RespondIn | None = None,
+    token: Annotated[str | None, Query(description="The signed token from the link")] = None,
+) -> MatchAnswer:
+    return await _respond(request, uow, match_id, domain.ACCEPT, credentials, body, token)
+
+
+@router.post(
+    "/matches/{match_id}/decline", summary="Decline an offer (signed link token or manage token)"
+)
+async def decline_offer(
+    match_id: uuid.UUID,
+    request: Request,
+    uow: UoW,
+    credentials: Credentials,
+    body: RespondIn | None = None,
+    token: Annotated[str | None, Query(description="The signed token from the link")] = None,
+) -> MatchAnswer:
+    return await _respond(request, uow, match_id, domain.DECLINE, credentials, body, token)
+
+
+async def _respond(
+    request: Request,
+    uow: UnitOfWork,
+    match_id: uuid.UUID,
+    action: str,
+    credentials: HTTPAuthorizationCredentials | None,
+    body: RespondIn | None,
+    token: str | None,
+) -> MatchAnswer:
+    link_token = (body.token if body else None) or token
+    match = await lifecycle.respond(
+        uow,
+        match_id,
+        action,
+        link_secret=request.app.state.settings.link_secret,
+        link_token=link_token,
+        manage_token=None if link_token else (credentials.credentials if credentials else None),
+    )
+    return MatchAnswer(id=match.id, request_id=match.request_id, status=match.status)
+
+
+@router.post("/matches/{match_id}/complete", summary="Mark an accepted match done, with feedback")
+async def complete_match(
+    match_id: uuid.UUID, body: CompleteIn, org: CurrentOrganisation, uow: UoW
+) -> MatchAnswer:
+    match = await lifecycle.complete(uow, org, match_id, body.rating, body.comment)
+    return MatchAnswer(id=match.id, request_id=match.request_id, status=match.status)
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -253,8 +338,8 @@ def _plain(status_code: int) -> Any:
 EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     RequestValidationError: on_request_validation,
     ValidationError: on_request_validation,
-    service.Unauthorised: _plain(401),
-    service.NotFound: _plain(404),
-    service.Conflict: _plain(409),
+    Unauthorised: _plain(401),
+    NotFound: _plain(404),
+    Conflict: _plain(409),
     domain.InvalidTransition: _plain(409),
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import sqlalchemy as sa
 import uvicorn
@@ -13,13 +14,16 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
-from services.registry import api
+from services.registry import api, internal, lifecycle, pages
 from services.registry.orm import outbox
 from services.registry.settings import RegistrySettings
 from services.registry.unit_of_work import UnitOfWork
 from shared.broker import make_broker
+from shared.consumer import subscribe
 from shared.db import make_engine, make_session_factory
+from shared.events import Event
 from shared.outbox import OutboxRelay
+from shared.worker import BrokerStarter
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +49,39 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         poll_seconds=settings.outbox_poll_seconds,
     )
 
+    def new_uow() -> UnitOfWork:
+        return UnitOfWork(session_factory, on_commit=relay.wake)
+
+    policy = lifecycle.OfferPolicy(
+        ttl=timedelta(minutes=settings.offer_ttl_minutes),
+        critical_ttl=timedelta(minutes=settings.offer_ttl_critical_minutes),
+    )
+
+    async def on_matcher_event(event: Event) -> None:
+        await lifecycle.record_matcher_event(new_uow(), event, policy)
+
+    subscribe(broker, "registry", "matcher.>", "registry-matcher", on_matcher_event)
+    starter = BrokerStarter(broker)
+    expiry = ExpiryLoop(new_uow, settings.offer_expiry_check_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The relay connects to NATS on its own schedule: the API accepts work while NATS is down.
-        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        # NATS is joined on its own schedule: the API accepts work while NATS is down.
+        tasks = [
+            asyncio.create_task(starter.run(), name="broker-start"),
+            asyncio.create_task(relay.run(), name="outbox-relay"),
+            asyncio.create_task(expiry.run(), name="offer-expiry"),
+        ]
         try:
             yield
         finally:
             relay.stop()
-            try:
-                await asyncio.wait_for(relay_task, timeout=10)
-            except TimeoutError:
-                log.warning("outbox relay did not stop in time")
+            expiry.stop()
+            tasks[0].cancel()
+            _, pending = await asyncio.wait(tasks, timeout=10)
+            for task in pending:
+                log.warning("%s did not stop in time", task.get_name())
+                task.cancel()
             with contextlib.suppress(Exception):
                 await broker.stop()
             await engine.dispose()
@@ -71,8 +96,11 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.relay = relay
-    app.state.uow_factory = lambda: UnitOfWork(session_factory, on_commit=relay.wake)
+    app.state.uow_factory = new_uow
+    app.state.starter = starter
     app.include_router(api.router)
+    app.include_router(internal.router)
+    app.include_router(pages.router)
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", include_in_schema=False)
@@ -88,10 +116,34 @@ def create_app(settings: RegistrySettings) -> FastAPI:
             checks["database"] = True
         with contextlib.suppress(Exception):
             checks["nats"] = bool(broker.connection.is_connected)
+        checks["consumers"] = starter.bound
         ok = all(checks.values())
         return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
     return app
+
+
+class ExpiryLoop:
+    """Expires unanswered offers every few seconds; stops between rounds, never mid-query."""
+
+    def __init__(self, new_uow: Callable[[], UnitOfWork], every_seconds: float) -> None:
+        self.new_uow = new_uow
+        self.every_seconds = every_seconds
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                expired = await lifecycle.expire_offers(self.new_uow())
+                if expired:
+                    log.info("expired %d offers", expired)
+            except Exception as exc:
+                log.warning("offer expiry: %s: %s; retrying", type(exc).__name__, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.every_seconds)
 
 
 def main() -> None:

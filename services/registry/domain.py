@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import date, datetime, time
+import uuid
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -132,3 +133,65 @@ FINAL_STATUSES = frozenset({COMPLETED, CANCELLED, EXPIRED})
 def check_can_cancel(status: str) -> None:
     if status in FINAL_STATUSES:
         raise InvalidTransition(f"the request is already {status}")
+
+
+# --- offers ---------------------------------------------------------------------------------
+
+MATCH_ACTIVE = ("proposed", "accepted")
+ACCEPT, DECLINE = "accept", "decline"
+
+
+def respond_by(
+    proposed_at: datetime, urgency: str, ttl: timedelta, critical_ttl: timedelta
+) -> datetime:
+    """How long a volunteer has to answer: shorter when someone needs help urgently."""
+    return proposed_at + (critical_ttl if urgency == "critical" else ttl)
+
+
+def sign_link(secret: str, match_id: uuid.UUID, action: str, expires_at: datetime) -> str:
+    """A token for one action on one offer, valid until ``expires_at``; single use is enforced
+    by the offer's status, which the first use changes."""
+    expires = int(expires_at.timestamp())
+    return f"{expires}.{_link_signature(secret, match_id, action, expires)}"
+
+
+def link_is_valid(secret: str, token: str, match_id: uuid.UUID, action: str, now: datetime) -> bool:
+    expires_text, _, signature = token.partition(".")
+    if not expires_text.isdigit() or not signature:
+        return False
+    expected = _link_signature(secret, match_id, action, int(expires_text))
+    if not hmac.compare_digest(signature, expected):
+        return False
+    return now.timestamp() <= int(expires_text)
+
+
+def _link_signature(secret: str, match_id: uuid.UUID, action: str, expires: int) -> str:
+    message = f"{match_id}|{action}|{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def check_can_respond(
+    match_status: str, request_status: str, deadline: datetime, now: datetime
+) -> None:
+    """An offer can be answered once, while it is open and before its deadline."""
+    if request_status == CANCELLED or match_status in ("cancelled", "withdrawn"):
+        raise InvalidTransition("the request was cancelled")
+    if match_status == "accepted":
+        raise InvalidTransition("the offer was already accepted")
+    if match_status == "declined":
+        raise InvalidTransition("the offer was already declined")
+    if match_status == "expired" or now > deadline:
+        raise InvalidTransition("the offer expired")
+    if match_status != "proposed":
+        raise InvalidTransition(f"the offer is {match_status}")
+
+
+def check_can_complete(match_status: str) -> None:
+    if match_status != "accepted":
+        raise InvalidTransition(
+            f"only an accepted match can be completed; this one is {match_status}"
+        )
+
+
+def first_name(name: str | None) -> str | None:
+    return name.split()[0] if name and name.strip() else None

@@ -87,4 +87,39 @@ class SupportRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+class Match(Base):
+    """An offer to a volunteer and what became of it; recorded from ``matcher.match.proposed``."""
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        sa.Index("ix_matches_request", "request_id"),
+        sa.Index(
+            "ix_matches_open_offers", "respond_by", postgresql_where=sa.text("status = 'proposed'")
+        ),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("requests.id"))
+    volunteer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("volunteers.id"))
+    # proposed -> accepted -> completed; or declined, expired, cancelled, withdrawn
+    status: Mapped[str] = mapped_column(sa.Text)
+    score: Mapped[float]
+    breakdown: Mapped[dict[str, Any]]
+    reasons: Mapped[list[Any]]
+    proposed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    respond_by: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    rating: Mapped[int | None]
+    feedback: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ProcessedEvent(Base):
+    """Events from other services already applied, so that a redelivery changes nothing."""
+
+    __tablename__ = "processed_events"
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(sa.Text)
+    processed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
 outbox = outbox_table(Base.metadata)

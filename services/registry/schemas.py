@@ -248,6 +248,31 @@ class MatchOut(BaseModel):
     score: float
     breakdown: dict[str, float]
     reasons: list[dict[str, Any]]
+    respond_by: datetime
+    volunteer_contact: dict[str, str] | None = Field(
+        default=None, description="Once accepted: the volunteer's email and phone"
+    )
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"rating": 5, "comment": "The form was filed on time."}]},
+    )
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=domain.DESCRIPTION_MAX_LENGTH)
+
+
+class RespondIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str | None = Field(default=None, description="The signed token from the offer's link")
+
+
+class MatchAnswer(BaseModel):
+    id: uuid.UUID
+    request_id: uuid.UUID
+    status: str
 
 
 class RequestOut(BaseModel):

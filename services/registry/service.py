@@ -13,22 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
-from services.registry.orm import Organisation, SupportRequest, Volunteer
+from services.registry.errors import Conflict, NotFound, Unauthorised
+from services.registry.orm import Match, Organisation, SupportRequest, Volunteer
+from services.registry.repository import active_match, offers_of
 from services.registry.schemas import RequestIn, VolunteerIn, VolunteerPatch
 from services.registry.unit_of_work import UnitOfWork
 from shared import events
-
-
-class NotFound(Exception):
-    pass
-
-
-class Unauthorised(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
 
 
 def _now() -> datetime:
@@ -287,9 +277,24 @@ async def submit_request(
     return Submitted(request, replayed=False)
 
 
+@dataclass(frozen=True)
+class RequestView:
+    request: SupportRequest
+    offers: list[tuple[Match, Volunteer]]
+
+    @property
+    def active(self) -> tuple[Match, Volunteer] | None:
+        return next(((m, v) for m, v in self.offers if m.status in domain.MATCH_ACTIVE), None)
+
+
+async def _views(session: AsyncSession, rows: list[SupportRequest]) -> list[RequestView]:
+    offers = await offers_of(session, [r.id for r in rows])
+    return [RequestView(r, offers.get(r.id, [])) for r in rows]
+
+
 async def list_requests(
     uow: UnitOfWork, org: Organisation, status: str | None, limit: int, offset: int
-) -> tuple[list[SupportRequest], int]:
+) -> tuple[list[RequestView], int]:
     query = sa.select(SupportRequest).where(SupportRequest.organisation_id == org.id)
     if status:
         query = query.where(SupportRequest.status == status)
@@ -300,7 +305,7 @@ async def list_requests(
             .limit(limit)
             .offset(offset)
         )
-        return list(rows), int(total or 0)
+        return await _views(uow.session, list(rows)), int(total or 0)
 
 
 async def _own_request(
@@ -316,22 +321,33 @@ async def _own_request(
     return request
 
 
-async def get_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UUID) -> SupportRequest:
+async def get_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UUID) -> RequestView:
     async with uow:
-        return await _own_request(uow.session, org, request_id)
+        [view] = await _views(uow.session, [await _own_request(uow.session, org, request_id)])
+        return view
 
 
-async def cancel_request(
-    uow: UnitOfWork, org: Organisation, request_id: uuid.UUID
-) -> SupportRequest:
+async def cancel_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UUID) -> RequestView:
     async with uow:
         request = await _own_request(uow.session, org, request_id, lock=True)
         domain.check_can_cancel(request.status)
         request.status = domain.CANCELLED
         request.updated_at = _now()
-        await uow.emit(events.RequestCancelled(request_id=request.id, organisation_id=org.id))
+        match = await active_match(uow.session, request.id)
+        if match is not None:
+            # An open offer is withdrawn; an accepted match is called off.
+            match.status = "withdrawn" if match.status == "proposed" else "cancelled"
+        await uow.emit(
+            events.RequestCancelled(
+                request_id=request.id,
+                organisation_id=org.id,
+                match_id=match.id if match else None,
+                volunteer_id=match.volunteer_id if match else None,
+            )
+        )
         await uow.commit()
-        return request
+        [view] = await _views(uow.session, [request])
+        return view
 
 
 __all__ = ["Conflict", "NotFound", "Unauthorised", "ValidationError"]

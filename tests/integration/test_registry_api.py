@@ -397,7 +397,7 @@ async def test_health_readiness_metrics_and_docs(registry: Registry) -> None:
         if ready.status_code == 200:
             break
         await asyncio.sleep(0.1)
-    assert ready.json() == {"ready": True, "database": True, "nats": True}
+    assert ready.json() == {"ready": True, "database": True, "nats": True, "consumers": True}
     metrics = await registry.client.get("/metrics/")
     assert metrics.status_code == 200 and "python_info" in metrics.text
     spec = (await registry.client.get("/openapi.json")).json()

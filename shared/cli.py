@@ -75,6 +75,7 @@ def migrate() -> None:
 def org_create(
     name: str,
     email: Annotated[str, typer.Option(help="The desk address that hears about requests")] = "",
+    locale: Annotated[str, typer.Option(help="The desk's language (ISO 639-1)")] = "en",
 ) -> None:
     """Create an organisation and print its API key (shown only this once)."""
     from services.registry.schemas import OrganisationIn
@@ -86,13 +87,13 @@ def org_create(
     url = os.environ.get("DATABASE_URL")
     if not url:
         raise typer.BadParameter("set DATABASE_URL or start `involvim run` first")
-    body = OrganisationIn(name=name, email=email or "desk@example.org")
+    body = OrganisationIn(name=name, email=email or "desk@example.org", locale=locale)
 
     async def create() -> tuple[str, str]:
         engine = make_engine(url)
         try:
             org, key = await create_organisation(
-                UnitOfWork(make_session_factory(engine)), body.name, str(body.email)
+                UnitOfWork(make_session_factory(engine)), body.name, str(body.email), body.locale
             )
         finally:
             await engine.dispose()
@@ -146,6 +147,25 @@ def events_tail(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(tail())
+
+
+@app.command()
+def demo(
+    volunteers: Annotated[int, typer.Option(help="How many volunteers to register")] = 300,
+    requests: Annotated[int, typer.Option(help="How many requests to submit")] = 40,
+    seed: Annotated[int, typer.Option(help="Random seed of the data set")] = 2026,
+) -> None:
+    """Load a demo data set into a running system (`make run`) and watch the matches."""
+    from shared.demo import Target, run_demo
+
+    _load_local_stack_env()
+    missing = [k for k in ("REGISTRY_URL", "ADMIN_API_KEY", "NATS_URL") if not os.environ.get(k)]
+    if missing:
+        raise typer.BadParameter(f"start `make run` first (or set {', '.join(missing)})")
+    target = Target(
+        os.environ["REGISTRY_URL"], os.environ["ADMIN_API_KEY"], os.environ["NATS_URL"], DATA_DIR
+    )
+    asyncio.run(run_demo(target, volunteers, requests, seed))
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -43,31 +44,43 @@ class LocalStack:
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    mail_sink: Any = None
+    # What the caller's environment already says (tests pass their own servers here).
+    given: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
     def start_infrastructure(self) -> None:
         """Start what DATABASE_URL / NATS_URL do not point at, then migrate."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.env.update(self._secrets())
-        self.env.update({k: v for k, v in os.environ.items() if k in SECRET_NAMES})
-        if os.environ.get("DATABASE_URL"):
-            self.env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        self.env.update({k: v for k, v in self.given.items() if k in SECRET_NAMES})
+        if self.given.get("DATABASE_URL"):
+            self.env["DATABASE_URL"] = self.given["DATABASE_URL"]
         else:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
             self.postgres.start()
             self.env["DATABASE_URL"] = self.postgres.url()
-        if os.environ.get("NATS_URL"):
-            self.env["NATS_URL"] = os.environ["NATS_URL"]
+        if self.given.get("NATS_URL"):
+            self.env["NATS_URL"] = self.given["NATS_URL"]
         else:
             self.nats = EmbeddedNats(self.data_dir / "nats")
             self.nats.start()
             self.env["NATS_URL"] = self.nats.url
         upgrade(self.env["DATABASE_URL"])
-        registry_port = int(os.environ.get("REGISTRY_PORT") or _preferred_port(8000))
+        registry_port = int(self.given.get("REGISTRY_PORT") or _preferred_port(8000))
         self.env.setdefault("REGISTRY_PORT", str(registry_port))
         self.env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{registry_port}")
         self.env.setdefault("REGISTRY_URL", f"http://127.0.0.1:{registry_port}")
         self.env.setdefault("MATCHER_METRICS_PORT", str(_preferred_port(9101)))
         self.env.setdefault("NOTIFIER_METRICS_PORT", str(_preferred_port(9102)))
+        if not self.given.get("SMTP_HOST"):
+            # Mail stays on this machine: every message becomes a file in .data/mail/.
+            from shared.mailsink import start_mail_sink
+
+            port = free_port()
+            self.mail_sink = start_mail_sink(self.data_dir / "mail", port)
+            self.env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+        if not self.given.get("SMS_PROVIDER"):
+            self.env |= {"SMS_PROVIDER": "log", "SMS_LOG_FILE": str(self.data_dir / "sms.jsonl")}
 
     def _secrets(self) -> dict[str, str]:
         """Local secrets, made once per data folder so links stay valid across restarts."""
@@ -87,7 +100,7 @@ class LocalStack:
         return path
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        env = os.environ | self.env | (extra_env or {})
+        env = self.given | self.env | (extra_env or {})
         log = (self.data_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", name],
@@ -110,6 +123,8 @@ class LocalStack:
     def stop(self) -> None:
         for name in list(self.processes):
             self.stop_service(name)
+        if self.mail_sink is not None:
+            self.mail_sink.stop()
         if self.nats is not None:
             self.nats.stop()
         if self.postgres is not None:
@@ -139,6 +154,7 @@ def run_foreground(data_dir: Path) -> int:
             f"  matcher       http://127.0.0.1:{stack.env['MATCHER_METRICS_PORT']}/metrics\n"
             f"  notifier      http://127.0.0.1:{stack.env['NOTIFIER_METRICS_PORT']}/metrics\n"
             f"  NATS          {stack.env['NATS_URL']}\n"
+            f"  mail, SMS     {data_dir}/mail/*.eml, {data_dir}/sms.jsonl\n"
             f"  logs          {data_dir}/<service>.log\n"
             f"Create an organisation in another terminal: .venv/bin/involvim org create 'My NGO'\n"
             f"Press Ctrl-C to stop.",

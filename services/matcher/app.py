@@ -1,4 +1,4 @@
-"""Composition root of the matcher: settings, database, broker and the operations endpoints."""
+"""Composition root of the matcher: settings, database, broker, consumers, matching loop."""
 
 from __future__ import annotations
 
@@ -7,16 +7,53 @@ import logging
 import uvicorn
 from fastapi import FastAPI
 
+from services.matcher.orm import outbox
+from services.matcher.service import Matcher
 from services.matcher.settings import MatcherSettings
 from shared.broker import make_broker
+from shared.consumer import subscribe
 from shared.db import make_engine
+from shared.outbox import OutboxRelay
 from shared.worker import ops_app
+
+# One durable consumer shared by every matcher replica: each event is applied once, and every
+# replica's index follows the matcher tables.
+DURABLE = "matcher-registry"
 
 
 def create_app(settings: MatcherSettings) -> FastAPI:
     engine = make_engine(settings.database_url)
     broker = make_broker(settings.nats_url)
-    return ops_app("INVOLVIM Match matcher", broker, engine)
+    relay = OutboxRelay(
+        engine,
+        outbox,
+        broker,
+        batch_size=settings.outbox_batch_size,
+        poll_seconds=settings.outbox_poll_seconds,
+    )
+    matcher = Matcher(
+        engine,
+        weights=settings.weights(),
+        batch_size=settings.matcher_batch_size,
+        batch_window_seconds=settings.matcher_batch_window_ms / 1000,
+        idle_poll_seconds=settings.matcher_idle_poll_seconds,
+        on_commit=relay.wake,
+    )
+    subscribe(broker, "matcher", "registry.>", DURABLE, matcher.handle)
+
+    async def stop_loops() -> None:
+        matcher.stop()
+        relay.stop()
+
+    app = ops_app(
+        "INVOLVIM Match matcher",
+        broker,
+        engine,
+        background=[matcher.run, relay.run],
+        on_stop=[stop_loops],
+    )
+    app.state.matcher = matcher
+    return app
 
 
 def main() -> None:

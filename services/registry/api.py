@@ -165,8 +165,10 @@ def request_out(view: RequestView) -> RequestOut:
     summary="Create an organisation (operator only); its API key is shown once",
 )
 async def create_organisation(body: OrganisationIn, uow: UoW) -> OrganisationCreated:
-    org, api_key = await service.create_organisation(uow, body.name, str(body.email))
-    return OrganisationCreated(id=org.id, name=org.name, email=org.email, api_key=api_key)
+    org, api_key = await service.create_organisation(uow, body.name, str(body.email), body.locale)
+    return OrganisationCreated(
+        id=org.id, name=org.name, email=org.email, locale=org.locale, api_key=api_key
+    )
 
 
 @router.get("/skills", summary="The skill taxonomy with labels in every supported locale")

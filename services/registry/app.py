@@ -53,8 +53,8 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         return UnitOfWork(session_factory, on_commit=relay.wake)
 
     policy = lifecycle.OfferPolicy(
-        ttl=timedelta(minutes=settings.offer_ttl_minutes),
-        critical_ttl=timedelta(minutes=settings.offer_ttl_critical_minutes),
+        ttl=timedelta(seconds=settings.offer_ttl_seconds),
+        critical_ttl=timedelta(seconds=settings.offer_ttl_critical_seconds),
     )
 
     async def on_matcher_event(event: Event) -> None:

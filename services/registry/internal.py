@@ -90,7 +90,12 @@ async def _context(
                 match_part[f"{action}_url"] = f"{base}/offers/{match.id}/{action}?token={token}"
     return {
         "request": _request(support_request),
-        "organisation": {"id": str(org.id), "name": org.name, "email": org.email},
+        "organisation": {
+            "id": str(org.id),
+            "name": org.name,
+            "email": org.email,
+            "locale": org.locale,
+        },
         "volunteer": _volunteer(volunteer),
         "match": match_part,
     }

@@ -25,6 +25,8 @@ class Organisation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.Text)
     email: Mapped[str] = mapped_column(sa.Text)
+    # The language the organisation's desk is written to in.
+    locale: Mapped[str] = mapped_column(sa.Text, server_default="en")
     api_key_hash: Mapped[str] = mapped_column(sa.Text, unique=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 

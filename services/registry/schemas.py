@@ -307,17 +307,23 @@ class OrganisationIn(BaseModel):
         extra="forbid",
         str_strip_whitespace=True,
         json_schema_extra={
-            "examples": [{"name": "Płock Family Foundation", "email": "desk@example.org"}]
+            "examples": [
+                {"name": "Płock Family Foundation", "email": "desk@example.org", "locale": "pl"}
+            ]
         },
     )
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
+    locale: str = Field(default="en", description="ISO 639-1 code of the desk's language")
+
+    _locale = field_validator("locale")(domain.check_language_code)
 
 
 class OrganisationCreated(BaseModel):
     id: uuid.UUID
     name: str
     email: str
+    locale: str
     api_key: str = Field(description="Shown once; only its hash is stored")
 
 

@@ -28,12 +28,15 @@ def _now() -> datetime:
 # --- organisations --------------------------------------------------------------------------
 
 
-async def create_organisation(uow: UnitOfWork, name: str, email: str) -> tuple[Organisation, str]:
+async def create_organisation(
+    uow: UnitOfWork, name: str, email: str, locale: str = "en"
+) -> tuple[Organisation, str]:
     api_key = domain.new_secret("org")
     org = Organisation(
         id=uuid.uuid4(),
         name=name,
         email=email,
+        locale=locale,
         api_key_hash=domain.hash_secret(api_key),
         created_at=_now(),
     )

@@ -13,6 +13,6 @@ class RegistrySettings(ServiceSettings):
     service_token: str = Field(min_length=16, description="Notifier -> registry contact look-ups")
     link_secret: str = Field(min_length=16, description="Signs accept/decline links")
     # How long a volunteer has to answer an offer before it goes to the next one.
-    offer_ttl_minutes: int = Field(default=48 * 60, ge=1)
-    offer_ttl_critical_minutes: int = Field(default=4 * 60, ge=1)
+    offer_ttl_seconds: int = Field(default=48 * 3600, ge=1)
+    offer_ttl_critical_seconds: int = Field(default=4 * 3600, ge=1)
     offer_expiry_check_seconds: float = Field(default=10.0, gt=0)

@@ -1,0 +1,1 @@
+"""Benchmarks of the pure domain code; run with ``python -m bench``."""

@@ -1,0 +1,601 @@
+"""When a volunteer and a beneficiary are both free: weekly windows laid onto concrete dates.
+
+Each side's weekly windows are in its own IANA time zone. They are turned into concrete UTC
+intervals for every date of the planning horizon (from ``now`` to the end of the request's
+``needed_by`` day in the request's time zone, at most ``MAX_HORIZON_DAYS`` ahead), so a
+daylight-saving change inside the horizon moves the windows on the dates after it only.
+
+A local time that does not exist (the hour skipped in spring) or exists twice (the hour
+repeated in autumn) is read the way ``zoneinfo`` reads it with ``fold=0``: with the UTC offset
+in force before the change.
+
+Two implementations give the same numbers: a plain one for a single pair (``pair_overlap``,
+the reference) and a vectorised one over many (volunteer, request) pairs at once
+(``vector_overlap``). A 15-minute weekly bitmap in UTC (``request_bitmap``,
+``volunteer_bitmap``) gives a cheap pre-filter that never rejects a pair that really overlaps.
+
+All instants are whole seconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.matcher.domain import DAYS, WeeklyWindow
+
+MAX_HORIZON_DAYS = 56
+"""Matching looks at most eight weeks ahead; a request due later is matched on those weeks."""
+
+DAY_SECONDS = 86_400
+MINUTES_PER_DAY = 1_440
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+SLOT_MINUTES = 15
+SLOTS_PER_WEEK = MINUTES_PER_WEEK // SLOT_MINUTES  # 672
+BITMAP_WORDS = (SLOTS_PER_WEEK + 63) // 64  # 11
+MIN_SHARED_SLOTS = 4
+"""An hour of shared time touches at least four 15-minute slots on both sides."""
+
+_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday; weeks here start on Monday
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_UTC = datetime.UTC
+
+Interval = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The planning horizon ``[start, end)`` in UTC seconds; empty when ``end <= start``."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Shared time of one volunteer and one request within the horizon."""
+
+    total_seconds: int
+    longest_seconds: int  # the longest uninterrupted stretch
+    first_slot: Interval | None  # the first stretch at least the minimum long, UTC
+
+
+@dataclass(frozen=True)
+class VectorOverlap:
+    """``Overlap`` for many volunteers at once; ``first_start``/``first_end`` are -1 if none."""
+
+    total_seconds: NDArray[np.int64]
+    longest_seconds: NDArray[np.int64]
+    first_start: NDArray[np.int64]
+    first_end: NDArray[np.int64]
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def zone(name: str) -> ZoneInfo:
+    """The time zone called ``name``; raises ``ZoneInfoNotFoundError`` for an unknown name."""
+    return ZoneInfo(name)
+
+
+def minute_of_day(value: datetime.time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def planning_horizon(
+    now: datetime.datetime,
+    needed_by: datetime.date,
+    timezone: str,
+    max_days: int = MAX_HORIZON_DAYS,
+) -> Horizon:
+    """From ``now`` to the end of ``needed_by`` (in ``timezone``), at most ``max_days`` long."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    start = int(now.timestamp() // 1)
+    day_after = needed_by + datetime.timedelta(days=1)
+    end = int(
+        datetime.datetime.combine(day_after, datetime.time(0), tzinfo=zone(timezone)).timestamp()
+    )
+    end = min(end, start + max_days * DAY_SECONDS)
+    return Horizon(start, max(start, end))
+
+
+def merge_intervals(intervals: list[Interval]) -> list[Interval]:
+    """Sorted, disjoint intervals; overlapping or touching ones become one."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def weekly_minutes(windows: Sequence[WeeklyWindow]) -> list[Interval]:
+    """Windows as merged ``[start, end)`` minutes of the week (Monday 00:00 = 0), local time."""
+    intervals = []
+    for window in windows:
+        day_start = DAYS.index(window.day) * MINUTES_PER_DAY
+        start, end = minute_of_day(window.start), minute_of_day(window.end)
+        if end > start:
+            intervals.append((day_start + start, day_start + end))
+    return merge_intervals(intervals)
+
+
+def _local_date(instant: int, tz: ZoneInfo) -> datetime.date:
+    return datetime.datetime.fromtimestamp(instant, tz=tz).date()
+
+
+def _date_range(horizon: Horizon, tz: ZoneInfo) -> tuple[datetime.date, datetime.date]:
+    """Local dates whose windows can reach into the horizon (a day of margin either side)."""
+    one_day = datetime.timedelta(days=1)
+    return _local_date(horizon.start, tz) - one_day, _local_date(horizon.end, tz) + one_day
+
+
+# --- the plain implementation ---------------------------------------------------------------
+
+
+def concrete_intervals(
+    windows: Sequence[WeeklyWindow], timezone: str, horizon: Horizon
+) -> list[Interval]:
+    """The weekly windows on every date of the horizon, in UTC, clipped to it and merged.
+
+    Overlapping windows are merged in local time first, so a window ending in the hour
+    skipped in spring cannot stretch another one.
+    """
+    if horizon.end <= horizon.start:
+        return []
+    tz = zone(timezone)
+    by_weekday: dict[int, list[Interval]] = {}
+    for start, end in weekly_minutes(windows):
+        weekday, start_minute = divmod(start, MINUTES_PER_DAY)
+        by_weekday.setdefault(weekday, []).append((start_minute, end % MINUTES_PER_DAY))
+    first, last = _date_range(horizon, tz)
+    intervals: list[Interval] = []
+    day = first
+    while day <= last:
+        for start_minute, end_minute in by_weekday.get(day.weekday(), []):
+            start = _instant(day, start_minute, tz)
+            end = _instant(day, end_minute, tz)
+            start, end = max(start, horizon.start), min(end, horizon.end)
+            if end > start:
+                intervals.append((start, end))
+        day += datetime.timedelta(days=1)
+    return merge_intervals(intervals)
+
+
+def _instant(day: datetime.date, minute: int, tz: ZoneInfo) -> int:
+    local = datetime.datetime.combine(day, datetime.time(minute // 60, minute % 60), tzinfo=tz)
+    return int(local.timestamp())
+
+
+def interval_overlap(
+    first: Sequence[Interval], second: Sequence[Interval], min_seconds: int
+) -> Overlap:
+    """Shared time of two sorted, disjoint interval lists (a two-pointer sweep)."""
+    total = longest = 0
+    first_slot: Interval | None = None
+    i = j = 0
+    while i < len(first) and j < len(second):
+        start = max(first[i][0], second[j][0])
+        end = min(first[i][1], second[j][1])
+        if end > start:
+            total += end - start
+            longest = max(longest, end - start)
+            if first_slot is None and end - start >= min_seconds:
+                first_slot = (start, end)
+        if first[i][1] <= second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return Overlap(total, longest, first_slot)
+
+
+def pair_overlap(
+    volunteer_windows: Sequence[WeeklyWindow],
+    volunteer_timezone: str,
+    request_windows: Sequence[WeeklyWindow],
+    request_timezone: str,
+    horizon: Horizon,
+    min_seconds: int,
+) -> Overlap:
+    """Shared time of one volunteer and one request, each in its own time zone."""
+    volunteer = concrete_intervals(volunteer_windows, volunteer_timezone, horizon)
+    request = concrete_intervals(request_windows, request_timezone, horizon)
+    return interval_overlap(volunteer, request, min_seconds)
+
+
+def describe_slot(slot: Interval, timezone: str) -> dict[str, Any]:
+    """A slot in the given time zone's wall-clock time, as reason parameters."""
+    tz = zone(timezone)
+    start = datetime.datetime.fromtimestamp(slot[0], tz=tz)
+    end = datetime.datetime.fromtimestamp(slot[1], tz=tz)
+    return {
+        "day": DAYS[start.weekday()],
+        "date": start.date().isoformat(),
+        "start": start.strftime("%H:%M"),
+        "end": end.strftime("%H:%M"),
+    }
+
+
+# --- the vectorised implementation ----------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _offset_table(
+    timezone: str, first_year: int, last_year: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """UTC offsets of ``timezone`` as a step function of LOCAL wall-clock seconds.
+
+    Returns ``(thresholds, offsets)``: a wall-clock time ``t`` (seconds since the epoch, as if
+    the local clock were UTC) has offset ``offsets[searchsorted(thresholds, t, "right")]``.
+    A change at instant ``T`` from offset ``a`` to ``b`` has threshold ``T + max(a, b)``: the
+    repeated hour (autumn) and the skipped hour (spring) both keep the old offset, as
+    ``fold=0`` does.
+    """
+    tz = zone(timezone)
+
+    def offset_at(instant: int) -> int:
+        delta = datetime.datetime.fromtimestamp(instant, tz=tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    begin = int(datetime.datetime(first_year - 1, 12, 20, tzinfo=_UTC).timestamp())
+    finish = int(datetime.datetime(last_year + 1, 1, 12, tzinfo=_UTC).timestamp())
+    thresholds: list[int] = []
+    offsets = [offset_at(begin)]
+    for day_start in range(begin, finish, DAY_SECONDS):
+        next_offset = offset_at(day_start + DAY_SECONDS)
+        if next_offset == offsets[-1]:
+            continue
+        low, high = day_start, day_start + DAY_SECONDS  # old offset at low, new at high
+        while high - low > 1:
+            middle = (low + high) // 2
+            if offset_at(middle) == offsets[-1]:
+                low = middle
+            else:
+                high = middle
+        thresholds.append(high + max(offsets[-1], next_offset))
+        offsets.append(next_offset)
+    return np.array(thresholds, dtype=np.int64), np.array(offsets, dtype=np.int64)
+
+
+def _offsets_for(
+    wall_clock: NDArray[np.int64], timezone: str
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    first_year = datetime.datetime.fromtimestamp(int(wall_clock.min()), tz=_UTC).year
+    last_year = datetime.datetime.fromtimestamp(int(wall_clock.max()), tz=_UTC).year
+    return _offset_table(timezone, first_year, last_year)
+
+
+def local_to_utc(wall_clock: NDArray[np.int64], timezone: str) -> NDArray[np.int64]:
+    """Wall-clock seconds in ``timezone`` to UTC seconds (as ``zoneinfo`` with ``fold=0``)."""
+    if wall_clock.size == 0:
+        return wall_clock.copy()
+    thresholds, offsets = _offsets_for(wall_clock, timezone)
+    result: NDArray[np.int64] = (
+        wall_clock - offsets[np.searchsorted(thresholds, wall_clock, "right")]
+    )
+    return result
+
+
+def _near_forward_change(
+    wall_start: NDArray[np.int64], wall_end: NDArray[np.int64], timezone: str
+) -> NDArray[np.bool_]:
+    """Windows close to a change that moves the clock forward.
+
+    Only there can two windows that are apart in local time overlap or touch in UTC (the
+    skipped hour keeps the old offset), so only their owners need their intervals merged.
+    """
+    near = np.zeros(wall_start.size, dtype=bool)
+    if wall_start.size == 0:
+        return near
+    thresholds, offsets = _offsets_for(np.concatenate([wall_start, wall_end]), timezone)
+    for position, threshold in enumerate(thresholds):
+        jump = offsets[position + 1] - offsets[position]
+        if jump > 0:
+            near |= (np.abs(wall_start - threshold) <= jump) | (
+                np.abs(wall_end - threshold) <= jump
+            )
+    return near
+
+
+@dataclass(frozen=True)
+class RequestTimes:
+    """Concrete intervals and horizons of many requests, laid out once for ``vector_overlap``."""
+
+    horizons: tuple[Horizon, ...]
+    horizon_start: NDArray[np.int64]
+    horizon_end: NDArray[np.int64]
+    interval_request: NDArray[np.int64]  # request of each interval; sorted
+    interval_start: NDArray[np.int64]  # each request's intervals sorted and disjoint
+    interval_end: NDArray[np.int64]
+
+    @classmethod
+    def of(
+        cls, intervals: Sequence[Sequence[Interval]], horizons: Sequence[Horizon]
+    ) -> RequestTimes:
+        sizes = [len(request_intervals) for request_intervals in intervals]
+        flat = np.array(
+            [pair for request_intervals in intervals for pair in request_intervals],
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        return cls(
+            horizons=tuple(horizons),
+            horizon_start=np.array([h.start for h in horizons], dtype=np.int64),
+            horizon_end=np.array([h.end for h in horizons], dtype=np.int64),
+            interval_request=np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
+            interval_start=flat[:, 0],
+            interval_end=flat[:, 1],
+        )
+
+
+def _volunteer_instances(
+    starts: NDArray[np.int16],
+    ends: NDArray[np.int16],
+    timezone: str,
+    request_of_pair: NDArray[np.int64],
+    horizons: Sequence[Horizon],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Concrete UTC intervals of pairs whose volunteers share one time zone, unclipped.
+
+    ``starts``/``ends`` are ``(pairs, windows)`` minutes of the week, -1 where unused. Returns
+    ``(pair, start, end, near_change)`` for every occurrence of every window on the local
+    dates that can reach into the horizon of the pair's request.
+    """
+    tz = zone(timezone)
+    requests, request_position = np.unique(request_of_pair, return_inverse=True)
+    first_day = np.zeros(requests.size, dtype=np.int64)
+    day_count = np.zeros(requests.size, dtype=np.int64)
+    for position, request in enumerate(requests):
+        first, last = _date_range(horizons[int(request)], tz)
+        first_day[position] = first.toordinal() - _EPOCH_ORDINAL
+        day_count[position] = (last - first).days + 1
+    pair_first_day = first_day[request_position.reshape(-1)]
+    pair_day_count = day_count[request_position.reshape(-1)]
+
+    pair, column = np.nonzero(starts >= 0)
+    start_minute = starts[pair, column].astype(np.int64)
+    end_minute = ends[pair, column].astype(np.int64)
+    # Days after the pair's first date of each window's first occurrence, then every 7 days.
+    first_weekday = (pair_first_day[pair] + _EPOCH_WEEKDAY) % 7
+    first_occurrence = (start_minute // MINUTES_PER_DAY - first_weekday) % 7
+    occurrences = np.maximum(0, -(-(pair_day_count[pair] - first_occurrence) // 7))
+    window = np.repeat(np.arange(pair.size), occurrences)
+    week = np.arange(window.size) - np.repeat(np.cumsum(occurrences) - occurrences, occurrences)
+    midnight = (pair_first_day[pair[window]] + first_occurrence[window] + 7 * week) * DAY_SECONDS
+    wall_start = midnight + (start_minute[window] % MINUTES_PER_DAY) * 60
+    wall_end = midnight + (end_minute[window] % MINUTES_PER_DAY) * 60
+    return (
+        pair[window],
+        local_to_utc(wall_start, timezone),
+        local_to_utc(wall_end, timezone),
+        _near_forward_change(wall_start, wall_end, timezone),
+    )
+
+
+def _merge_by_owner(
+    owner: NDArray[np.int64],
+    start: NDArray[np.int64],
+    end: NDArray[np.int64],
+    base: int,
+    span: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Sort by (owner, start) and merge each owner's overlapping or touching intervals.
+
+    Every instant lies in ``[base, base + span)``.
+    """
+    if owner.size == 0:
+        return owner, start, end
+    start_key = owner * span + (start - base)
+    order = np.argsort(start_key, kind="stable")
+    owner, start, end, start_key = owner[order], start[order], end[order], start_key[order]
+    # Within one owner the keys grow with time; a later owner's keys are all larger.
+    reach = np.maximum.accumulate(owner * span + (end - base))
+    opens_group = np.ones(owner.size, dtype=bool)
+    opens_group[1:] = start_key[1:] > reach[:-1]
+    first_of_group = np.flatnonzero(opens_group)
+    return owner[first_of_group], start[first_of_group], np.maximum.reduceat(end, first_of_group)
+
+
+def weekly_matrix(
+    weekly: Sequence[Sequence[Interval]],
+) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
+    """Merged weekly windows of several owners as ``(owners, windows)`` matrices, -1 padded."""
+    width = max([1, *(len(windows) for windows in weekly)])
+    starts = np.full((len(weekly), width), -1, dtype=np.int16)
+    ends = np.full((len(weekly), width), -1, dtype=np.int16)
+    for owner, windows in enumerate(weekly):
+        for position, (start, end) in enumerate(windows):
+            starts[owner, position] = start
+            ends[owner, position] = end
+    return starts, ends
+
+
+def concrete_intervals_many(
+    windows: Sequence[Sequence[WeeklyWindow]],
+    timezones: Sequence[str],
+    horizons: Sequence[Horizon],
+) -> list[list[Interval]]:
+    """``concrete_intervals`` for many owners at once (vectorised; the same result)."""
+    starts, ends = weekly_matrix([weekly_minutes(owner_windows) for owner_windows in windows])
+    owner = np.arange(len(windows), dtype=np.int64)
+    names = sorted(set(timezones))
+    timezone_ids = np.array([names.index(name) for name in timezones], dtype=np.int64)
+    owners, instance_starts, instance_ends = [], [], []
+    for timezone_id, name in enumerate(names):
+        members = np.flatnonzero(timezone_ids == timezone_id)
+        member, start, end, _ = _volunteer_instances(
+            starts[members], ends[members], name, owner[members], horizons
+        )
+        owners.append(members[member])
+        instance_starts.append(start)
+        instance_ends.append(end)
+    horizon_start = np.array([h.start for h in horizons], dtype=np.int64)
+    horizon_end = np.array([h.end for h in horizons], dtype=np.int64)
+    nothing = np.zeros(0, dtype=np.int64)
+    owner = np.concatenate([nothing, *owners])
+    start = np.maximum(np.concatenate([nothing, *instance_starts]), horizon_start[owner])
+    end = np.minimum(np.concatenate([nothing, *instance_ends]), horizon_end[owner])
+    inside = end > start
+    result: list[list[Interval]] = [[] for _ in windows]
+    if not inside.any():
+        return result
+    base = int(horizon_start.min())
+    span = int(horizon_end.max()) - base + 1
+    owner, start, end = _merge_by_owner(owner[inside], start[inside], end[inside], base, span)
+    for owner_number, interval_start, interval_end in zip(
+        owner.tolist(), start.tolist(), end.tolist(), strict=True
+    ):
+        result[owner_number].append((interval_start, interval_end))
+    return result
+
+
+def vector_overlap(
+    starts: NDArray[np.int16],
+    ends: NDArray[np.int16],
+    timezone_ids: NDArray[np.integer[Any]],
+    timezones: Sequence[str],
+    request_of_pair: NDArray[np.int64],
+    requests: RequestTimes,
+    min_seconds: int,
+) -> VectorOverlap:
+    """``pair_overlap`` for many (volunteer, request) pairs at once.
+
+    Pair ``p`` is the volunteer whose merged weekly windows are ``starts[p]``/``ends[p]``
+    (minutes of the week in local time, -1 where unused) in ``timezones[timezone_ids[p]]``,
+    and the request numbered ``request_of_pair[p]`` in ``requests``.
+    """
+    count = starts.shape[0]
+    total = np.zeros(count, dtype=np.int64)
+    longest = np.zeros(count, dtype=np.int64)
+    first_start = np.full(count, -1, dtype=np.int64)
+    first_end = np.full(count, -1, dtype=np.int64)
+    if count == 0 or requests.interval_start.size == 0:
+        return VectorOverlap(total, longest, first_start, first_end)
+
+    horizon_start = requests.horizon_start[request_of_pair]
+    horizon_end = requests.horizon_end[request_of_pair]
+    owners, instance_starts, instance_ends, near_changes = [], [], [], []
+    for timezone_id in np.unique(timezone_ids):
+        members = np.flatnonzero(timezone_ids == timezone_id)
+        owner, start, end, near_change = _volunteer_instances(
+            starts[members],
+            ends[members],
+            timezones[int(timezone_id)],
+            request_of_pair[members],
+            requests.horizons,
+        )
+        owners.append(members[owner])
+        instance_starts.append(start)
+        instance_ends.append(end)
+        near_changes.append(near_change)
+    owner = np.concatenate(owners)
+    start = np.maximum(np.concatenate(instance_starts), horizon_start[owner])
+    end = np.minimum(np.concatenate(instance_ends), horizon_end[owner])
+    inside = end > start
+    owner, start, end = owner[inside], start[inside], end[inside]
+    near_change = np.concatenate(near_changes)[inside]
+    if near_change.any():
+        needs_merge = np.zeros(count, dtype=bool)
+        needs_merge[owner[near_change]] = True
+        merge = needs_merge[owner]
+        base = int(horizon_start.min())
+        span = int(horizon_end.max()) - base + 1
+        merged = _merge_by_owner(owner[merge], start[merge], end[merge], base, span)
+        owner = np.concatenate([owner[~merge], merged[0]])
+        start = np.concatenate([start[~merge], merged[1]])
+        end = np.concatenate([end[~merge], merged[2]])
+
+    # Each volunteer interval meets a run of its request's intervals. Requests' intervals
+    # sit on one sorted axis, request r's instants shifted by r * span.
+    base = int(requests.horizon_start.min())
+    span = int(requests.horizon_end.max()) - base + 1
+    request_shift = requests.interval_request * span - base
+    request_starts = requests.interval_start + request_shift
+    request_ends = requests.interval_end + request_shift
+    owner_shift = request_of_pair[owner] * span - base
+    first_met = np.searchsorted(request_ends, start + owner_shift, "right")
+    past_met = np.searchsorted(request_starts, end + owner_shift, "left")
+    met = np.maximum(past_met - first_met, 0)
+    instance = np.repeat(np.arange(owner.size), met)
+    run_start = np.cumsum(met) - met
+    request_index = first_met[instance] + (np.arange(instance.size) - run_start[instance])
+    piece_start = np.maximum(start[instance], requests.interval_start[request_index])
+    piece_end = np.minimum(end[instance], requests.interval_end[request_index])
+    positive = piece_end > piece_start
+    piece_owner = owner[instance][positive]
+    piece_start, piece_end = piece_start[positive], piece_end[positive]
+    piece_length = piece_end - piece_start
+
+    np.add.at(total, piece_owner, piece_length)
+    np.maximum.at(longest, piece_owner, piece_length)
+    long_enough = piece_length >= min_seconds
+    slot_owner, slot_start = piece_owner[long_enough], piece_start[long_enough]
+    earliest = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, slot_owner, slot_start)
+    first = slot_start == earliest[slot_owner]  # pieces of one owner never share a start
+    first_start[slot_owner[first]] = slot_start[first]
+    first_end[slot_owner[first]] = piece_end[long_enough][first]
+    return VectorOverlap(total, longest, first_start, first_end)
+
+
+# --- the weekly bitmap pre-filter -----------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def offset_range_minutes(timezone: str) -> tuple[int, int]:
+    """Smallest and largest UTC offset (minutes) of ``timezone`` this century, sampled weekly."""
+    tz = zone(timezone)
+    start = datetime.datetime(2000, 1, 1, 12, tzinfo=_UTC)
+    offsets = set()
+    for week in range(0, 100 * 53):
+        delta = (start + datetime.timedelta(weeks=week)).astimezone(tz).utcoffset()
+        offsets.add(int(delta.total_seconds()) // 60 if delta is not None else 0)
+    return min(offsets), max(offsets)
+
+
+def _bitmap_from_minutes(intervals: Sequence[Interval]) -> NDArray[np.uint64]:
+    """Mark every 15-minute slot that ``[start, end)`` minutes of the week touch (wrapping)."""
+    week = (1 << SLOTS_PER_WEEK) - 1
+    bits = 0
+    for start, end in intervals:
+        if end <= start:
+            continue
+        first_slot = start // SLOT_MINUTES
+        slots = -(-end // SLOT_MINUTES) - first_slot
+        if slots >= SLOTS_PER_WEEK:
+            bits = week
+            break
+        bits |= ((1 << slots) - 1) << (first_slot % SLOTS_PER_WEEK)
+    bits = (bits & week) | (bits >> SLOTS_PER_WEEK)  # runs past Sunday midnight wrap to Monday
+    words = np.frombuffer(bits.to_bytes(8 * BITMAP_WORDS, "little"), dtype="<u8")
+    return words.astype(np.uint64)
+
+
+def volunteer_bitmap(weekly: Sequence[Interval], timezone: str) -> NDArray[np.uint64]:
+    """UTC weekly slots a volunteer may be free in, whatever the date.
+
+    Each local window is widened to cover its position under every UTC offset the zone uses
+    (so daylight-saving time and the hours around a change are all inside).
+    """
+    low, high = offset_range_minutes(timezone)
+    return _bitmap_from_minutes([(start - high, end - low) for start, end in weekly])
+
+
+def request_bitmap(intervals: Sequence[Interval]) -> NDArray[np.uint64]:
+    """UTC weekly slots touched by a request's concrete intervals."""
+    week_minutes = []
+    for start, end in intervals:
+        start_minute = start // 60 + _EPOCH_WEEKDAY * MINUTES_PER_DAY
+        end_minute = -(-end // 60) + _EPOCH_WEEKDAY * MINUTES_PER_DAY
+        shift = (start_minute // MINUTES_PER_WEEK) * MINUTES_PER_WEEK
+        week_minutes.append((start_minute - shift, end_minute - shift))
+    return _bitmap_from_minutes(week_minutes)

@@ -1,0 +1,343 @@
+"""Notifier use cases: plan the messages an event calls for, then deliver them.
+
+Planning inserts one row per (event, recipient, channel, kind) under a unique key, so a
+redelivered event plans nothing new. Delivery claims due rows, commits them as ``sending``
+before calling a provider, and records the outcome with its event in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notifier import domain, messages
+from services.notifier.channels import DeliveryError, Email, Permanent, Sms, Transient, Unknown
+from services.notifier.contacts import RegistryContacts
+from services.notifier.orm import notifications, outbox
+from shared import events
+from shared.outbox import add_event
+
+log = logging.getLogger(__name__)
+
+NOTIFICATIONS = Counter(
+    "involvim_notifications_total",
+    "Notifications by outcome",
+    ["channel", "kind", "locale", "outcome", "reason"],
+)
+# Rows left in 'sending' longer than this belong to a process that died mid-call.
+STUCK_AFTER = timedelta(minutes=2)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 6
+    backoff_seconds: float = 5.0
+    quiet_start_hour: int = 21
+    quiet_end_hour: int = 8
+
+
+class Notifier:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        contacts: RegistryContacts,
+        email: Email,
+        sms: Sms,
+        *,
+        policy: DeliveryPolicy = DeliveryPolicy(),
+        concurrency: int = 10,
+        poll_seconds: float = 1.0,
+        on_commit: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.engine = engine
+        self.contacts = contacts
+        self.email = email
+        self.sms = sms
+        self.policy = policy
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.on_commit = on_commit
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # --- planning ---------------------------------------------------------------------------
+
+    async def handle(self, event: events.Event) -> None:
+        planned = domain.plan(event)
+        if not planned:
+            return
+        now = self.clock()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "key": p.key(event.event_id),
+                "source_event_id": event.event_id,
+                "kind": p.kind,
+                "channel": p.channel,
+                "recipient": p.recipient,
+                "request_id": p.request_id,
+                "match_id": p.match_id,
+                "volunteer_id": p.volunteer_id,
+                "params": p.params,
+                "critical": p.critical,
+                "status": "queued",
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in planned
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(notifications).values(rows).on_conflict_do_nothing(index_elements=["key"])
+            )
+        self._wake.set()
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def recover_stuck(self) -> int:
+        """After a crash: an SMS whose call may have gone out is 'unknown', never resent blindly;
+        an email is queued again (its stable Message-ID lets mail clients fold a duplicate)."""
+        now = self.clock()
+        stuck_before = now - STUCK_AFTER
+        async with self.engine.begin() as conn:
+            requeued = await conn.execute(
+                notifications.update()
+                .where(
+                    notifications.c.status == "sending",
+                    notifications.c.updated_at < stuck_before,
+                    notifications.c.channel == domain.EMAIL,
+                )
+                .values(status="queued", next_attempt_at=now, updated_at=now)
+            )
+            unknown = (
+                await conn.execute(
+                    notifications.update()
+                    .where(
+                        notifications.c.status == "sending",
+                        notifications.c.updated_at < stuck_before,
+                        notifications.c.channel == domain.SMS,
+                    )
+                    .values(
+                        status="unknown",
+                        last_error="interrupted during the provider call",
+                        updated_at=now,
+                    )
+                    .returning(notifications)
+                )
+            ).all()
+            for row in unknown:
+                await add_event(conn, outbox, self._outcome_event(row, None, "unknown outcome"))
+        if unknown:
+            self.on_commit()
+        return int(requeued.rowcount or 0) + len(unknown)
+
+    async def deliver_due(self) -> int:
+        now = self.clock()
+        due = (
+            sa.select(notifications.c.id)
+            .where(
+                notifications.c.status.in_(("queued", "held")),
+                notifications.c.next_attempt_at <= now,
+            )
+            .order_by(notifications.c.critical.desc(), notifications.c.next_attempt_at)
+            .limit(self.concurrency)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.engine.begin() as conn:
+            # Committed as 'sending' before any provider is called.
+            claimed = (
+                await conn.execute(
+                    notifications.update()
+                    .where(notifications.c.id.in_(due.scalar_subquery()))
+                    .values(status="sending", updated_at=now)
+                    .returning(notifications)
+                )
+            ).all()
+        if claimed:
+            await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(self, row: Any) -> None:
+        try:
+            context = await self.contacts.look_up(row.request_id, row.match_id, row.volunteer_id)
+        except Transient as exc:
+            await self._retry_or_fail(row, None, str(exc))
+            return
+        to = domain.recipient(row.recipient, row.channel, context)
+        if to.address is None:
+            await self._finish(row, "skipped", to.locale, error=to.skip_reason)
+            return
+        match = context.get("match") or {}
+        if row.kind == "offer" and match.get("status") != "proposed":
+            await self._finish(
+                row, "skipped", to.locale, error=f"the offer is {match.get('status')}"
+            )
+            return
+        now = self.clock()
+        if row.channel == domain.SMS and not row.critical:
+            until = domain.quiet_until(
+                now, to.timezone, self.policy.quiet_start_hour, self.policy.quiet_end_hour
+            )
+            if until is not None:
+                await self._hold(row, until)
+                return
+        rendered = messages.render(
+            row.kind, to.locale, domain.template_context(row.kind, context, row.params), to.timezone
+        )
+        try:
+            if row.channel == domain.EMAIL:
+                message = self.email.build(
+                    to.address,
+                    rendered.subject,
+                    rendered.text,
+                    rendered.html,
+                    f"<{row.id}@involvim-match>",
+                    rendered.locale,
+                )
+                provider_id = await self.email.send(message)
+            else:
+                provider_id = await self.sms.send(to.address, rendered.sms)
+        except Unknown as exc:
+            await self._finish(
+                row, "unknown", rendered.locale, error=str(exc), publish_reason="unknown outcome"
+            )
+        except Permanent as exc:
+            await self._finish(
+                row, "failed", rendered.locale, error=str(exc), publish_reason="permanent"
+            )
+        except (Transient, DeliveryError) as exc:
+            await self._retry_or_fail(row, rendered.locale, str(exc))
+        else:
+            await self._finish(row, "sent", rendered.locale, provider_id=provider_id)
+
+    async def _hold(self, row: Any, until: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                notifications.update()
+                .where(notifications.c.id == row.id)
+                .values(
+                    status="held",
+                    next_attempt_at=until,
+                    last_error="quiet hours",
+                    updated_at=self.clock(),
+                )
+            )
+
+    async def _retry_or_fail(self, row: Any, locale: str | None, error: str) -> None:
+        attempts = row.attempts + 1
+        if attempts >= self.policy.max_attempts:
+            await self._finish(
+                row,
+                "failed",
+                locale,
+                error=error,
+                publish_reason="out of attempts",
+                attempts=attempts,
+            )
+            return
+        wait = domain.backoff(attempts, self.policy.backoff_seconds)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                notifications.update()
+                .where(notifications.c.id == row.id)
+                .values(
+                    status="queued",
+                    attempts=attempts,
+                    next_attempt_at=self.clock() + wait,
+                    last_error=error[:500],
+                    updated_at=self.clock(),
+                )
+            )
+        NOTIFICATIONS.labels(row.channel, row.kind, locale or "", "retry", "transient").inc()
+
+    async def _finish(
+        self,
+        row: Any,
+        status: str,
+        locale: str | None,
+        *,
+        error: str | None = None,
+        provider_id: str | None = None,
+        publish_reason: str | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        now = self.clock()
+        counted = row.attempts + (0 if status == "skipped" else 1) if attempts is None else attempts
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                notifications.update()
+                .where(notifications.c.id == row.id)
+                .values(
+                    status=status,
+                    locale=locale,
+                    attempts=counted,
+                    provider_message_id=provider_id,
+                    last_error=error[:500] if error else None,
+                    sent_at=now if status == "sent" else None,
+                    updated_at=now,
+                )
+            )
+            if status == "sent":
+                await add_event(conn, outbox, self._outcome_event(row, locale, None, provider_id))
+            elif publish_reason is not None:
+                await add_event(conn, outbox, self._outcome_event(row, locale, publish_reason))
+        if status in ("sent", "failed", "unknown"):
+            self.on_commit()
+        NOTIFICATIONS.labels(
+            row.channel, row.kind, locale or "", status, publish_reason or ""
+        ).inc()
+
+    @staticmethod
+    def _outcome_event(
+        row: Any, locale: str | None, reason: str | None, provider_id: str | None = None
+    ) -> events.Event:
+        common: dict[str, Any] = {
+            "notification_id": row.id,
+            "source_event_id": row.source_event_id,
+            "kind": row.kind,
+            "channel": row.channel,
+            "locale": locale or "",
+        }
+        if reason is None:
+            return events.NotificationSent(**common, provider_message_id=provider_id)
+        return events.NotificationFailed(**common, reason=reason)
+
+    # --- loop -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.recover_stuck()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self.deliver_due()
+            except Exception:
+                log.exception("delivery round failed; retrying")
+                claimed = 0
+                await asyncio.sleep(1)
+            if claimed == self.concurrency or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)

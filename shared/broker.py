@@ -6,9 +6,11 @@ import logging
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from prometheus_client import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,15 @@ def stream_for(subject: str) -> str:
     raise KeyError(f"no stream holds subject {subject!r}")
 
 
-def make_broker(nats_url: str, **kwargs: object) -> NatsBroker:
-    """A broker that keeps reconnecting forever: a NATS outage delays work, never ends a process."""
+def make_broker(nats_url: str, service: str) -> NatsBroker:
+    """A broker that keeps reconnecting forever: a NATS outage delays work, never ends a process.
+    FastStream's own Prometheus middleware counts and times every message it handles."""
     return NatsBroker(
         nats_url.split(","),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=2,
-        **kwargs,  # type: ignore[arg-type]
+        middlewares=[NatsPrometheusMiddleware(registry=REGISTRY, app_name=service)],
     )
 
 

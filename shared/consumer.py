@@ -8,26 +8,30 @@ message never blocks the ones behind it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.js.api import DeliverPolicy
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from shared.broker import stream_for
 from shared.events import EVENT_TYPES, Event, parse_event
+from shared.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_LAST_ACTIVE,
+    CONSUMER_PENDING,
+    DEAD_LETTERS,
+)
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTERS = Counter(
-    "involvim_dead_letters_total",
-    "Messages moved to the dead-letter stream",
-    ["service", "subject", "reason"],
-)
 MAX_DELIVERIES = 5
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -92,3 +96,37 @@ def subscribe(
         ack_policy=AckPolicy.MANUAL,
         title=durable,
     )(on_message)
+
+
+class ConsumerObserver:
+    """Keeps the lag gauges of this service's durable consumers (stream, durable) current."""
+
+    def __init__(
+        self, broker: NatsBroker, durables: list[tuple[str, str]], every_seconds: float = 5.0
+    ) -> None:
+        self.broker = broker
+        self.durables = durables
+        self.every_seconds = every_seconds
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        # Until a consumer acknowledges its first message, count it active from now on.
+        started = time.time()
+        while not self._stop.is_set():
+            try:
+                js = self.broker.connection.jetstream()
+                for stream, durable in self.durables:
+                    info = await js.consumer_info(stream, durable)
+                    CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
+                    CONSUMER_ACK_PENDING.labels(durable).set(info.num_ack_pending or 0)
+                    last = info.ack_floor.last_active if info.ack_floor else None
+                    CONSUMER_LAST_ACTIVE.labels(durable).set(
+                        last.timestamp() if isinstance(last, datetime) else started
+                    )
+            except Exception as exc:  # not connected yet, or the consumer is not bound yet
+                log.debug("consumer lag not observed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.every_seconds)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.broker import ensure_streams, stream_for
 from shared.events import Event
+from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class OutboxRelay:
         table: sa.Table,
         broker: NatsBroker,
         *,
+        service: str = "",
         batch_size: int = 200,
         poll_seconds: float = 0.5,
         publish_timeout: float = 5.0,
@@ -71,8 +74,10 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
+        self.service = service or table.schema or "unknown"
         self._wake = asyncio.Event()
         self._stopping = False
+        self._observed_at = 0.0
         self._streams_ready = False
 
     def wake(self) -> None:
@@ -122,6 +127,21 @@ class OutboxRelay:
             timeout=self.publish_timeout,
         )
 
+    async def observe(self) -> None:
+        """Backlog and age of the oldest pending row, for the operators' dashboards."""
+        t = self.table
+        async with self.engine.connect() as conn:
+            count, oldest = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.min(t.c.created_at)).where(
+                        t.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
+
     async def pending_count(self) -> int:
         async with self.engine.connect() as conn:
             count = await conn.scalar(
@@ -151,6 +171,10 @@ class OutboxRelay:
                 self._streams_ready = False
                 published = 0
                 backoff = min(backoff * 2, 5.0)
+            if time.monotonic() - self._observed_at > 1.0:
+                self._observed_at = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.observe()
             if published == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=backoff)

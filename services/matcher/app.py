@@ -11,7 +11,7 @@ from services.matcher.orm import outbox
 from services.matcher.service import Matcher
 from services.matcher.settings import MatcherSettings
 from shared.broker import make_broker
-from shared.consumer import subscribe
+from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine
 from shared.outbox import OutboxRelay
 from shared.worker import ops_app
@@ -23,11 +23,12 @@ DURABLE = "matcher-registry"
 
 def create_app(settings: MatcherSettings) -> FastAPI:
     engine = make_engine(settings.database_url)
-    broker = make_broker(settings.nats_url)
+    broker = make_broker(settings.nats_url, "matcher")
     relay = OutboxRelay(
         engine,
         outbox,
         broker,
+        service="matcher",
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
     )
@@ -40,16 +41,18 @@ def create_app(settings: MatcherSettings) -> FastAPI:
         on_commit=relay.wake,
     )
     subscribe(broker, "matcher", "registry.>", DURABLE, matcher.handle)
+    observer = ConsumerObserver(broker, [("REGISTRY", DURABLE)])
 
     async def stop_loops() -> None:
         matcher.stop()
         relay.stop()
+        observer.stop()
 
     app = ops_app(
         "INVOLVIM Match matcher",
         broker,
         engine,
-        background=[matcher.run, relay.run],
+        background=[matcher.run, relay.run, observer.run],
         on_stop=[stop_loops],
     )
     app.state.matcher = matcher

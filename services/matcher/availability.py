@@ -337,44 +337,45 @@ class RequestTimes:
         )
 
 
-def _volunteer_instances(
+def _instances(
     starts: NDArray[np.int16],
     ends: NDArray[np.int16],
     timezone: str,
-    request_of_pair: NDArray[np.int64],
+    horizon_of_owner: NDArray[np.int64],
     horizons: Sequence[Horizon],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-    """Concrete UTC intervals of pairs whose volunteers share one time zone, unclipped.
+    """Concrete UTC intervals of owners whose windows are in one time zone, not clipped.
 
-    ``starts``/``ends`` are ``(pairs, windows)`` minutes of the week, -1 where unused. Returns
-    ``(pair, start, end, near_change)`` for every occurrence of every window on the local
-    dates that can reach into the horizon of the pair's request.
+    ``starts``/``ends`` are ``(owners, windows)`` minutes of the week, -1 where unused;
+    owner ``o`` is laid onto the local dates that can reach into
+    ``horizons[horizon_of_owner[o]]``. Returns ``(owner, start, end, near_change)`` for every
+    occurrence of every window.
     """
     tz = zone(timezone)
-    requests, request_position = np.unique(request_of_pair, return_inverse=True)
-    first_day = np.zeros(requests.size, dtype=np.int64)
-    day_count = np.zeros(requests.size, dtype=np.int64)
-    for position, request in enumerate(requests):
-        first, last = _date_range(horizons[int(request)], tz)
+    used, position_of_owner = np.unique(horizon_of_owner, return_inverse=True)
+    first_day = np.zeros(used.size, dtype=np.int64)
+    day_count = np.zeros(used.size, dtype=np.int64)
+    for position, horizon in enumerate(used):
+        first, last = _date_range(horizons[int(horizon)], tz)
         first_day[position] = first.toordinal() - _EPOCH_ORDINAL
         day_count[position] = (last - first).days + 1
-    pair_first_day = first_day[request_position.reshape(-1)]
-    pair_day_count = day_count[request_position.reshape(-1)]
+    owner_first_day = first_day[position_of_owner.reshape(-1)]
+    owner_day_count = day_count[position_of_owner.reshape(-1)]
 
-    pair, column = np.nonzero(starts >= 0)
-    start_minute = starts[pair, column].astype(np.int64)
-    end_minute = ends[pair, column].astype(np.int64)
-    # Days after the pair's first date of each window's first occurrence, then every 7 days.
-    first_weekday = (pair_first_day[pair] + _EPOCH_WEEKDAY) % 7
+    owner, column = np.nonzero(starts >= 0)
+    start_minute = starts[owner, column].astype(np.int64)
+    end_minute = ends[owner, column].astype(np.int64)
+    # Days after the owner's first date of each window's first occurrence, then every 7 days.
+    first_weekday = (owner_first_day[owner] + _EPOCH_WEEKDAY) % 7
     first_occurrence = (start_minute // MINUTES_PER_DAY - first_weekday) % 7
-    occurrences = np.maximum(0, -(-(pair_day_count[pair] - first_occurrence) // 7))
-    window = np.repeat(np.arange(pair.size), occurrences)
+    occurrences = np.maximum(0, -(-(owner_day_count[owner] - first_occurrence) // 7))
+    window = np.repeat(np.arange(owner.size), occurrences)
     week = np.arange(window.size) - np.repeat(np.cumsum(occurrences) - occurrences, occurrences)
-    midnight = (pair_first_day[pair[window]] + first_occurrence[window] + 7 * week) * DAY_SECONDS
+    midnight = (owner_first_day[owner[window]] + first_occurrence[window] + 7 * week) * DAY_SECONDS
     wall_start = midnight + (start_minute[window] % MINUTES_PER_DAY) * 60
     wall_end = midnight + (end_minute[window] % MINUTES_PER_DAY) * 60
     return (
-        pair[window],
+        owner[window],
         local_to_utc(wall_start, timezone),
         local_to_utc(wall_end, timezone),
         _near_forward_change(wall_start, wall_end, timezone),
@@ -432,7 +433,7 @@ def concrete_intervals_many(
     owners, instance_starts, instance_ends = [], [], []
     for timezone_id, name in enumerate(names):
         members = np.flatnonzero(timezone_ids == timezone_id)
-        member, start, end, _ = _volunteer_instances(
+        member, start, end, _ = _instances(
             starts[members], ends[members], name, owner[members], horizons
         )
         owners.append(members[member])
@@ -486,7 +487,7 @@ def vector_overlap(
     owners, instance_starts, instance_ends, near_changes = [], [], [], []
     for timezone_id in np.unique(timezone_ids):
         members = np.flatnonzero(timezone_ids == timezone_id)
-        owner, start, end, near_change = _volunteer_instances(
+        owner, start, end, near_change = _instances(
             starts[members],
             ends[members],
             timezones[int(timezone_id)],

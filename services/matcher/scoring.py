@@ -632,8 +632,14 @@ def _evaluations(
     """One ``Evaluation`` per request from flat pair arrays sorted by request."""
     passes = stage == PASSED
     score = np.where(passes, _weighted_sum(components, weights), np.nan)
-    language_choice = _language_choice(index, columns, request, rows, best_rank)
-    locale_bonus = _locale_bonus(index, columns, request, rows)
+    # What reasons need, worked out for the passing rows only.
+    passing = np.flatnonzero(passes)
+    language_choice = np.full(rows.size, -1, dtype=np.int64)
+    language_choice[passing] = _language_choice(
+        index, columns, request[passing], rows[passing], best_rank[passing]
+    )
+    locale_bonus = np.zeros(rows.size, dtype=bool)
+    locale_bonus[passing] = _locale_bonus(index, columns, request[passing], rows[passing])
     active, capacity = index.active[rows], index.capacity[rows]
     bounds = np.searchsorted(request, np.arange(len(prepared) + 1))
     evaluations = []
@@ -690,8 +696,12 @@ def _constraint_stages(
     stage[best_rank == 0] = NO_SHARED_LANGUAGE
     stage[mode == NOT_REACHABLE] = OUT_OF_REACH
 
-    # The exact time check, only for rows that pass everything else.
-    checked = np.flatnonzero(stage == PASSED)
+    # The exact time check, only for rows that pass everything else and the weekly bitmap
+    # (which never rejects a pair that really shares an hour).
+    candidates = np.flatnonzero(stage == PASSED)
+    shares_slots = _shared_slots(prepared, index, rows[candidates]) >= MIN_SHARED_SLOTS
+    stage[candidates[~shares_slots]] = NO_TIME_OVERLAP
+    checked = candidates[shares_slots]
     checked_overlap = vector_overlap(
         index.window_start[rows[checked]],
         index.window_end[rows[checked]],
@@ -716,19 +726,32 @@ def _constraint_stages(
 def _evaluate(
     prepared: PreparedRequest, index: VolunteerIndex, rows: Rows, weights: Weights
 ) -> Evaluation:
-    """Every constraint and the score for every row."""
+    """Every constraint for every row, and the score of those that pass all of them."""
     columns = _RequestColumns.of([prepared])
     request = np.zeros(rows.size, dtype=np.int64)
     stages = _constraint_stages(prepared, index, rows)
     mode, distance, best_rank, stage = stages.mode, stages.distance, stages.best_rank, stages.stage
     total_seconds = stages.overlap.total_seconds
     first_start, first_end = stages.overlap.first_start, stages.overlap.first_end
-    components = _static_components(
-        index, columns, request, rows, mode, distance, best_rank, weights
+    # Scores only for the rows that pass (nan elsewhere).
+    passing = np.flatnonzero(stage == PASSED)
+    passing_components = _static_components(
+        index,
+        columns,
+        request[passing],
+        rows[passing],
+        mode[passing],
+        distance[passing],
+        best_rank[passing],
+        weights,
     )
-    components["availability"] = _availability_component(
-        columns.needed_seconds[request], total_seconds
+    passing_components["availability"] = _availability_component(
+        columns.needed_seconds[request[passing]], total_seconds[passing]
     )
+    components = {}
+    for name, values in passing_components.items():
+        components[name] = np.full(rows.size, np.nan)
+        components[name][passing] = values
     return _evaluations(
         [prepared],
         index,
@@ -999,7 +1022,7 @@ def _check_time(
     exact = np.full(count, -np.inf)
     segment_end = np.searchsorted(pairs.request, np.arange(requests), "right")
     next_pair = np.searchsorted(pairs.request, np.arange(requests), "left")
-    chunk = np.full(requests, max(top_k + top_k // 2, 16), dtype=np.int64)
+    chunk = np.full(requests, max(2 * top_k, 16), dtype=np.int64)
     pending = np.flatnonzero(segment_end > next_pair)
     while pending.size:
         counts = np.minimum(chunk[pending], segment_end[pending] - next_pair[pending])

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic, perf_counter
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,18 @@ from services.matcher.assignment import match_batch
 from services.matcher.index import VolunteerIndex
 from services.matcher.orm import matches, outbox, processed_events, requests, volunteers
 from shared import events
+from shared.metrics import (
+    MATCH_DISTANCE_KM,
+    MATCH_SCORE,
+    MATCHER_BATCH_SECONDS,
+    MATCHER_BOOKING_CONFLICTS,
+    MATCHER_PROPOSALS,
+    MATCHER_UNMATCHED,
+    VOLUNTEER_ACTIVE_MATCHES,
+    VOLUNTEER_CAPACITY,
+    VOLUNTEER_LOAD_AT_PROPOSAL,
+    VOLUNTEERS,
+)
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)
@@ -330,6 +343,7 @@ class Matcher:
             if not rows:
                 return outcome
             outcome.requests = len(rows)
+            started = perf_counter()
             by_id = {row.request_id: row for row in rows}
             proposals, unmatched = match_batch(
                 [request_from_row(row) for row in rows], self.index, now, self.weights
@@ -345,8 +359,57 @@ class Matcher:
                 await self._unmatched(conn, by_id[result.request_id], result, now)
                 outcome.unmatched += 1
         self.on_commit()
+        MATCHER_BATCH_SECONDS.observe(perf_counter() - started)
+        self._count(outcome, by_id, unmatched)
         await self.sync_index()
         return outcome
+
+    def _count(
+        self, outcome: BatchOutcome, rows: dict[uuid.UUID, Any], unmatched: list[domain.Unmatched]
+    ) -> None:
+        """Metrics of one committed batch; labels are codes only."""
+        MATCHER_BOOKING_CONFLICTS.inc(outcome.conflicts)
+        for event in outcome.proposals:
+            MATCHER_PROPOSALS.labels(event.urgency).inc()
+            MATCH_SCORE.observe(event.score)
+            km = (
+                next((r.model_extra or {}).get("km") for r in event.reasons if r.code == "distance")
+                if any(r.code == "distance" for r in event.reasons)
+                else None
+            )
+            if km is not None:
+                MATCH_DISTANCE_KM.observe(float(km))
+            load = event.breakdown.get("load")
+            if load is not None:
+                VOLUNTEER_LOAD_AT_PROPOSAL.observe(1.0 - load)
+        for result in unmatched:
+            code = result.reasons[0]["code"] if result.reasons else "unknown"
+            MATCHER_UNMATCHED.labels(code, rows[result.request_id].urgency).inc()
+
+    async def observe_volunteers(self) -> None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        sa.func.count().filter(~volunteers.c.erased & ~volunteers.c.paused),
+                        sa.func.count().filter(~volunteers.c.erased & volunteers.c.paused),
+                        sa.func.count().filter(volunteers.c.erased),
+                        sa.func.coalesce(sa.func.sum(volunteers.c.active_matches), 0),
+                        sa.func.coalesce(
+                            sa.func.sum(volunteers.c.capacity).filter(
+                                ~volunteers.c.erased & ~volunteers.c.paused
+                            ),
+                            0,
+                        ),
+                    )
+                )
+            ).one()
+        available, paused, erased, active, capacity = row
+        VOLUNTEERS.labels("available").set(available)
+        VOLUNTEERS.labels("paused").set(paused)
+        VOLUNTEERS.labels("erased").set(erased)
+        VOLUNTEER_ACTIVE_MATCHES.set(active)
+        VOLUNTEER_CAPACITY.set(capacity)
 
     async def _propose(
         self, conn: AsyncConnection, request_row: Any, proposal: domain.Proposal, now: datetime
@@ -432,8 +495,13 @@ class Matcher:
     async def run(self) -> None:
         """Match whenever something changed (or every few seconds), in micro-batches."""
         await self.sync_index()
+        observed_at = 0.0
         while not self._stopping:
             self._wake.clear()
+            if monotonic() - observed_at > 5:
+                observed_at = monotonic()
+                with contextlib.suppress(Exception):
+                    await self.observe_volunteers()
             try:
                 outcome = await self.match_once()
             except Exception:

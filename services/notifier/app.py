@@ -13,7 +13,7 @@ from services.notifier.orm import outbox
 from services.notifier.service import DeliveryPolicy, Notifier
 from services.notifier.settings import NotifierSettings
 from shared.broker import make_broker
-from shared.consumer import subscribe
+from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine
 from shared.outbox import OutboxRelay
 from shared.worker import ops_app
@@ -39,7 +39,7 @@ def sms_provider(settings: NotifierSettings) -> Sms:
 
 def create_app(settings: NotifierSettings) -> FastAPI:
     engine = make_engine(settings.database_url)
-    broker = make_broker(settings.nats_url)
+    broker = make_broker(settings.nats_url, "notifier")
     relay = OutboxRelay(
         engine,
         outbox,
@@ -73,16 +73,20 @@ def create_app(settings: NotifierSettings) -> FastAPI:
     )
     subscribe(broker, "notifier", "matcher.>", "notifier-matcher", notifier.handle)
     subscribe(broker, "notifier", "registry.>", "notifier-registry", notifier.handle)
+    observer = ConsumerObserver(
+        broker, [("MATCHER", "notifier-matcher"), ("REGISTRY", "notifier-registry")]
+    )
 
     async def stop_loops() -> None:
         notifier.stop()
         relay.stop()
+        observer.stop()
 
     app = ops_app(
         "INVOLVIM Match notifier",
         broker,
         engine,
-        background=[notifier.run, relay.run],
+        background=[notifier.run, relay.run, observer.run],
         on_stop=[stop_loops, contacts.close],
     )
     app.state.notifier = notifier

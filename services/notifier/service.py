@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,15 +26,11 @@ from services.notifier.channels import DeliveryError, Email, Permanent, Sms, Tra
 from services.notifier.contacts import RegistryContacts
 from services.notifier.orm import notifications, outbox
 from shared import events
+from shared.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)
 
-NOTIFICATIONS = Counter(
-    "involvim_notifications_total",
-    "Notifications by outcome",
-    ["channel", "kind", "locale", "outcome", "reason"],
-)
 # Rows left in 'sending' longer than this belong to a process that died mid-call.
 STUCK_AFTER = timedelta(minutes=2)
 
@@ -326,11 +322,23 @@ class Notifier:
         self._stopping = True
         self._wake.set()
 
+    async def observe(self) -> None:
+        async with self.engine.connect() as conn:
+            held = await conn.scalar(
+                sa.select(sa.func.count()).where(notifications.c.status == "held")
+            )
+        NOTIFICATIONS_HELD.set(held or 0)
+
     async def run(self) -> None:
         with contextlib.suppress(Exception):
             await self.recover_stuck()
+        observed_at = 0.0
         while not self._stopping:
             self._wake.clear()
+            if monotonic() - observed_at > 5:
+                observed_at = monotonic()
+                with contextlib.suppress(Exception):
+                    await self.observe()
             try:
                 claimed = await self.deliver_due()
             except Exception:

@@ -5,23 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
 from services.registry import api, internal, lifecycle, pages
 from services.registry.orm import outbox
+from services.registry.repository import refresh_gauges
 from services.registry.settings import RegistrySettings
 from services.registry.unit_of_work import UnitOfWork
 from shared.broker import make_broker
-from shared.consumer import subscribe
+from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine, make_session_factory
 from shared.events import Event
+from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
 from shared.worker import BrokerStarter
 
@@ -40,7 +43,7 @@ volunteers register what they can offer, and every change is published as an eve
 def create_app(settings: RegistrySettings) -> FastAPI:
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    broker = make_broker(settings.nats_url)
+    broker = make_broker(settings.nats_url, "registry")
     relay = OutboxRelay(
         engine,
         outbox,
@@ -62,7 +65,8 @@ def create_app(settings: RegistrySettings) -> FastAPI:
 
     subscribe(broker, "registry", "matcher.>", "registry-matcher", on_matcher_event)
     starter = BrokerStarter(broker)
-    expiry = ExpiryLoop(new_uow, settings.offer_expiry_check_seconds)
+    maintenance = MaintenanceLoop(new_uow, settings.offer_expiry_check_seconds)
+    observer = ConsumerObserver(broker, [("MATCHER", "registry-matcher")])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,13 +74,15 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         tasks = [
             asyncio.create_task(starter.run(), name="broker-start"),
             asyncio.create_task(relay.run(), name="outbox-relay"),
-            asyncio.create_task(expiry.run(), name="offer-expiry"),
+            asyncio.create_task(maintenance.run(), name="maintenance"),
+            asyncio.create_task(observer.run(), name="consumer-observer"),
         ]
         try:
             yield
         finally:
             relay.stop()
-            expiry.stop()
+            maintenance.stop()
+            observer.stop()
             tasks[0].cancel()
             _, pending = await asyncio.wait(tasks, timeout=10)
             for task in pending:
@@ -102,6 +108,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app.include_router(internal.router)
     app.include_router(pages.router)
     app.mount("/metrics", make_asgi_app())
+    app.middleware("http")(count_http)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -123,8 +130,9 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     return app
 
 
-class ExpiryLoop:
-    """Expires unanswered offers every few seconds; stops between rounds, never mid-query."""
+class MaintenanceLoop:
+    """Every few seconds: expire unanswered offers and refresh the request gauges. Stops
+    between rounds, never mid-query."""
 
     def __init__(self, new_uow: Callable[[], UnitOfWork], every_seconds: float) -> None:
         self.new_uow = new_uow
@@ -140,10 +148,28 @@ class ExpiryLoop:
                 expired = await lifecycle.expire_offers(self.new_uow())
                 if expired:
                     log.info("expired %d offers", expired)
+                uow = self.new_uow()
+                async with uow:
+                    await refresh_gauges(uow.session, datetime.now(UTC))
             except Exception as exc:
-                log.warning("offer expiry: %s: %s; retrying", type(exc).__name__, exc)
+                log.warning("maintenance: %s: %s; retrying", type(exc).__name__, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.every_seconds)
+
+
+async def count_http(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Requests by route template (never the concrete path, which holds ids) and status."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or (
+        "/metrics" if request.url.path.startswith("/metrics") else "other"
+    )
+    HTTP_REQUESTS.labels(request.method, template, str(response.status_code)).inc()
+    HTTP_DURATION.labels(request.method, template).observe(time.perf_counter() - started)
+    return response
 
 
 def main() -> None:

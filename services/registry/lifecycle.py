@@ -7,6 +7,7 @@ volunteer accept or decline, expires offers nobody answered, and publishes every
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from services.registry.errors import NotFound, Unauthorised
 from services.registry.orm import Match, Organisation, ProcessedEvent, SupportRequest, Volunteer
 from services.registry.unit_of_work import UnitOfWork
 from shared import events
+from shared.metrics import MATCH_TRANSITIONS, TIME_TO_ACCEPTANCE, TIME_TO_PROPOSAL
 
 
 def _now() -> datetime:
@@ -47,20 +49,28 @@ async def record_matcher_event(uow: UnitOfWork, event: events.Event, policy: Off
     async with uow:
         if not await _first_time(uow.session, event):
             return
+        observe = None
         if isinstance(event, events.MatchProposed):
-            await _record_proposal(uow, event, policy)
+            observe = await _record_proposal(uow, event, policy)
         elif isinstance(event, events.RequestUnmatched):
             await _record_unmatched(uow, event)
         await uow.commit()
+    if observe is not None:
+        observe()
 
 
 async def _record_proposal(
     uow: UnitOfWork, event: events.MatchProposed, policy: OfferPolicy
-) -> None:
+) -> Callable[[], None]:
+    """Record the offer; returns what to count once it is committed."""
     request = await uow.session.get(SupportRequest, event.request_id, with_for_update=True)
     if request is None:
         raise NotFound(f"request {event.request_id} is unknown")
     open_for_offers = request.status in (domain.OPEN, domain.UNMATCHED)
+    first_offer = not await uow.session.scalar(
+        sa.select(sa.exists().where(Match.request_id == request.id))
+    )
+    waited = (event.occurred_at - request.created_at).total_seconds()
     uow.session.add(
         Match(
             id=event.match_id,
@@ -81,6 +91,13 @@ async def _record_proposal(
         request.status = domain.PROPOSED
         request.unmatched_reasons = []
         request.updated_at = _now()
+
+    def observe() -> None:
+        MATCH_TRANSITIONS.labels("proposed", event.urgency).inc()
+        if first_offer:
+            TIME_TO_PROPOSAL.labels(event.urgency).observe(max(waited, 0.0))
+
+    return observe
 
 
 async def _record_unmatched(uow: UnitOfWork, event: events.RequestUnmatched) -> None:
@@ -165,7 +182,12 @@ async def respond(
             request.status = domain.OPEN
             await uow.emit(events.MatchDeclined(**ids, reason="declined"))
         await uow.commit()
-        return match
+    MATCH_TRANSITIONS.labels(match.status, request.urgency).inc()
+    if match.status == "accepted":
+        TIME_TO_ACCEPTANCE.labels(request.urgency).observe(
+            (now - match.proposed_at).total_seconds()
+        )
+    return match
 
 
 async def expire_offers(uow: UnitOfWork, now: datetime | None = None, limit: int = 500) -> int:
@@ -181,11 +203,13 @@ async def expire_offers(uow: UnitOfWork, now: datetime | None = None, limit: int
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        urgencies: list[str] = []
         for match in overdue:
             request = await uow.session.get(SupportRequest, match.request_id, with_for_update=True)
             assert request is not None
             match.status = "expired"
             match.responded_at = now
+            urgencies.append(request.urgency)
             if request.status == domain.PROPOSED:
                 request.status = domain.OPEN
                 request.updated_at = now
@@ -199,7 +223,9 @@ async def expire_offers(uow: UnitOfWork, now: datetime | None = None, limit: int
                 )
             )
         await uow.commit()
-        return len(overdue)
+    for urgency in urgencies:
+        MATCH_TRANSITIONS.labels("expired", urgency).inc()
+    return len(overdue)
 
 
 async def complete(
@@ -227,7 +253,8 @@ async def complete(
             )
         )
         await uow.commit()
-        return match
+    MATCH_TRANSITIONS.labels("completed", request.urgency).inc()
+    return match
 
 
 def offer_history(offers: list[tuple[Match, Volunteer]]) -> list[dict[str, Any]]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
-from services.registry.orm import Match, Volunteer
+from services.registry.orm import Match, SupportRequest, Volunteer
+from shared.metrics import OLDEST_UNMATCHED_CRITICAL, OPEN_REQUESTS, UNMATCHED_REQUESTS
 
 
 async def active_match(session: AsyncSession, request_id: uuid.UUID) -> Match | None:
@@ -36,3 +38,48 @@ async def offers_of(
     for match, volunteer in rows:
         found.setdefault(match.request_id, []).append((match, volunteer))
     return found
+
+
+async def refresh_gauges(session: AsyncSession, now: datetime) -> None:
+    """Open and unmatched requests for the operators' dashboards; counted, never listed."""
+    rows = (
+        await session.execute(
+            sa.select(
+                SupportRequest.status,
+                SupportRequest.urgency,
+                sa.func.jsonb_array_elements_text(SupportRequest.languages).label("language"),
+                sa.func.count(),
+            )
+            .where(SupportRequest.status.in_((domain.OPEN, domain.PROPOSED, domain.UNMATCHED)))
+            .group_by(sa.text("1, 2, 3"))
+        )
+    ).all()
+    OPEN_REQUESTS.clear()
+    for status in (domain.OPEN, domain.PROPOSED, domain.UNMATCHED):
+        OPEN_REQUESTS.labels(status, "normal", "none").set(0)
+    for status, urgency, language, count in rows:
+        OPEN_REQUESTS.labels(status, urgency, language).set(count)
+
+    reasons = (
+        await session.execute(
+            sa.select(
+                sa.func.coalesce(SupportRequest.unmatched_reasons[0]["code"].astext, "unknown"),
+                SupportRequest.urgency,
+                sa.func.count(),
+            )
+            .where(SupportRequest.status == domain.UNMATCHED)
+            .group_by(sa.text("1, 2"))
+        )
+    ).all()
+    UNMATCHED_REQUESTS.clear()
+    UNMATCHED_REQUESTS.labels("none", "normal").set(0)
+    for reason, urgency, count in reasons:
+        UNMATCHED_REQUESTS.labels(reason, urgency).set(count)
+
+    oldest = await session.scalar(
+        sa.select(sa.func.min(SupportRequest.created_at)).where(
+            SupportRequest.status.in_((domain.OPEN, domain.UNMATCHED)),
+            SupportRequest.urgency == "critical",
+        )
+    )
+    OLDEST_UNMATCHED_CRITICAL.set((now - oldest).total_seconds() if oldest else 0.0)

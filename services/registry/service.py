@@ -19,6 +19,7 @@ from services.registry.repository import active_match, offers_of
 from services.registry.schemas import RequestIn, VolunteerIn, VolunteerPatch
 from services.registry.unit_of_work import UnitOfWork
 from shared import events
+from shared.metrics import MATCH_TRANSITIONS, REQUESTS_SUBMITTED
 
 
 def _now() -> datetime:
@@ -269,6 +270,8 @@ async def submit_request(
         try:
             await uow.emit(_request_event(request))
             await uow.commit()
+            for skill in request.skills:
+                REQUESTS_SUBMITTED.labels(request.urgency, skill).inc()
         except IntegrityError:
             # A concurrent retry with the same key won the insert: answer as that one did.
             await uow.session.rollback()
@@ -349,6 +352,8 @@ async def cancel_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UU
             )
         )
         await uow.commit()
+        if match is not None:
+            MATCH_TRANSITIONS.labels(match.status, request.urgency).inc()
         [view] = await _views(uow.session, [request])
         return view
 

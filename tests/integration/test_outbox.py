@@ -78,7 +78,7 @@ async def test_a_failed_transaction_leaves_no_outbox_row_and_publishes_nothing(
 
     assert await count(engine, "outbox") == 0
     assert await count(engine, "organisations") == 1
-    relay = OutboxRelay(engine, outbox, make_broker(clean_nats))
+    relay = OutboxRelay(engine, outbox, make_broker(clean_nats, "test"))
     assert await relay.publish_pending() == 0
     await relay.broker.stop()
     assert await jetstream.stream_messages(clean_nats, "REGISTRY") == []
@@ -102,7 +102,7 @@ async def stage(engine: AsyncEngine, how_many: int) -> list[uuid.UUID]:
 
 async def test_two_relays_never_deliver_a_row_twice(engine: AsyncEngine, clean_nats: str) -> None:
     staged = await stage(engine, 300)
-    relays = [OutboxRelay(engine, outbox, make_broker(clean_nats), batch_size=25) for _ in range(2)]
+    relays = [OutboxRelay(engine, outbox, make_broker(clean_nats, "test"), batch_size=25) for _ in range(2)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     for _ in range(200):
         if await count(engine, "outbox", "published_at IS NULL") == 0:
@@ -126,7 +126,7 @@ async def test_a_relay_that_dies_before_marking_rows_causes_no_duplicate(
     engine: AsyncEngine, clean_nats: str
 ) -> None:
     staged = await stage(engine, 50)
-    relay = OutboxRelay(engine, outbox, make_broker(clean_nats))
+    relay = OutboxRelay(engine, outbox, make_broker(clean_nats, "test"))
     assert await relay.publish_pending() == 50
     # As if the process died after JetStream acknowledged but before the commit.
     async with engine.begin() as conn:

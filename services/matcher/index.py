@@ -97,7 +97,7 @@ class _GeoBand:
     """One ball tree over the volunteers of one partition whose reach falls in one band."""
 
     tree: BallTree
-    rows: Rows  # tree position -> index row
+    rows: NDArray[np.int32]  # tree position -> index row (int32 halves the memory)
     radius_km: float  # the largest reach in the band: every query uses it
 
 
@@ -522,7 +522,7 @@ class VolunteerIndex:
                 bands.append(
                     _GeoBand(
                         BallTree(points, leaf_size=_TREE_LEAF_SIZE, metric="haversine"),
-                        rows,
+                        rows.astype(np.int32),
                         radius_km,
                     )
                 )

@@ -982,6 +982,15 @@ def _availability_bound(columns: _RequestColumns, pairs: _Pairs) -> NDArray[np.f
     return _availability_component(columns.needed_seconds[pairs.request], bound)
 
 
+def _order_key(
+    request: NDArray[np.int64], score: NDArray[np.float64], weights: Weights
+) -> NDArray[np.float64]:
+    """A sort key: by request, then by decreasing score (scores are in [0, sum of weights])."""
+    total_weight = sum(getattr(weights, name) for name in COMPONENTS)
+    key: NDArray[np.float64] = request + 0.5 * (1.0 - score / total_weight)
+    return key
+
+
 @dataclass(frozen=True)
 class _TimeResults:
     checked: NDArray[np.bool_]
@@ -1064,7 +1073,7 @@ def _check_time(
         pending = pending[~exhausted & (kth_best[pending] < next_upper)]
         # Pairs whose bound beats the top_k-th best so far; they come first in their request.
         known = np.isfinite(kth_best[pending])
-        threshold_key = pending + 0.5 * (1.0 - np.clip(kth_best[pending], 0.0, 1.0))
+        threshold_key = _order_key(pending, np.maximum(kth_best[pending], 0.0), weights)
         beating = np.searchsorted(sort_key, threshold_key, "left") - next_pair[pending]
         doubled = 2 * chunk[pending]
         chunk[pending] = np.where(known, np.clip(beating, 16, doubled), doubled)
@@ -1080,11 +1089,13 @@ def score_batch(
 ) -> list[ScoredRequest | Unmatched]:
     """Each request's ``top_k`` best candidates, or why it has none (in the order given).
 
-    Retrieval goes through the trees of each request's anchor skill (one query per tree for
-    the whole batch). Language, skills and capacity are checked per request; then the pairs
-    of all requests are handled together as flat arrays: the weekly bitmap pre-filter, the
-    score with availability counted as full (an upper bound), and the exact time check, which
-    runs in order of that bound and stops as soon as each request's ``top_k`` are certain.
+    Retrieval goes through the trees and remote lists of each request's anchor skill (one
+    tree query per tree for the whole batch). Language, skills, capacity and the weekly
+    bitmap are checked per request; then the pairs of all requests are handled together as
+    flat arrays: the score with availability at its bound from the bitmaps (an upper bound),
+    and the exact time check, which runs in order of that bound and stops as soon as each
+    request's ``top_k`` are certain. Requests left without a candidate are explained by
+    ``explain_unmatched``'s funnel.
     """
     if len(index) == 0:
         return [Unmatched(r.request_id, [{"code": "no_volunteers"}]) for r in requests]
@@ -1098,8 +1109,7 @@ def score_batch(
     # Best possible scores: availability at its bound from the bitmaps.
     partial = _weighted_sum({**components, "availability": np.zeros(pairs.rows.size)}, weights)
     upper = partial + weights.availability * _availability_bound(columns, pairs)
-    # By request, then by decreasing bound (upper is in [0, 1]).
-    sort_key = pairs.request + 0.5 * (1.0 - np.clip(upper, 0.0, 1.0))
+    sort_key = _order_key(pairs.request, upper, weights)
     order = np.argsort(sort_key)
     pairs, mode, partial, upper = pairs.take(order), mode[order], partial[order], upper[order]
     sort_key = sort_key[order]

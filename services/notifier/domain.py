@@ -129,8 +129,11 @@ def backoff(attempt: int, base_seconds: float, rng: random.Random | None = None)
     return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
 
 
-def template_context(kind: str, context: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Turn the registry's look-up and the event's codes into what the template needs."""
+def template_context(
+    kind: str, context: dict[str, Any], params: dict[str, Any], short_links: bool = False
+) -> dict[str, Any]:
+    """Turn the registry's look-up and the event's codes into what the template needs.
+    ``short_links``: an SMS carries the registry's short links, leaving room for words."""
     request = context["request"]
     organisation = context["organisation"]
     volunteer = context.get("volunteer") or {}
@@ -153,8 +156,8 @@ def template_context(kind: str, context: dict[str, Any], params: dict[str, Any])
             "remote": request["remote"],
             "distance_km": distance,
             "reasons": match.get("reasons", []),
-            "accept_url": match["accept_url"],
-            "decline_url": match["decline_url"],
+            "accept_url": match["accept_short_url" if short_links else "accept_url"],
+            "decline_url": match["decline_short_url" if short_links else "decline_url"],
             "respond_by": datetime.fromisoformat(match["respond_by"]),
         }
     if kind == "offer_withdrawn":

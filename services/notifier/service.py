@@ -195,9 +195,10 @@ class Notifier:
             if until is not None:
                 await self._hold(row, until)
                 return
-        rendered = messages.render(
-            row.kind, to.locale, domain.template_context(row.kind, context, row.params), to.timezone
+        template_context = domain.template_context(
+            row.kind, context, row.params, short_links=row.channel == domain.SMS
         )
+        rendered = messages.render(row.kind, to.locale, template_context, to.timezone)
         try:
             if row.channel == domain.EMAIL:
                 message = self.email.build(

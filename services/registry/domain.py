@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -195,3 +196,36 @@ def check_can_complete(match_status: str) -> None:
 
 def first_name(name: str | None) -> str | None:
     return name.split()[0] if name and name.strip() else None
+
+
+def short_code(secret: str, match_id: uuid.UUID, action: str, expires_at: datetime) -> str:
+    """A compact link code for SMS, where every character counts: the offer id, the action and
+    a signature that binds them to the offer's deadline (checked against the stored offer)."""
+    signature = hmac.new(
+        secret.encode(),
+        f"{match_id}|{action}|{int(expires_at.timestamp())}".encode(),
+        hashlib.sha256,
+    ).digest()[:9]
+    return (
+        base64.urlsafe_b64encode(match_id.bytes).decode().rstrip("=")
+        + action[0]
+        + base64.urlsafe_b64encode(signature).decode()
+    )
+
+
+def read_short_code(code: str) -> tuple[uuid.UUID, str] | None:
+    """The offer id and action a code names, or None; its signature is checked separately."""
+    if len(code) != 35 or code[22] not in "ad":
+        return None
+    try:
+        match_id = uuid.UUID(bytes=base64.urlsafe_b64decode(code[:22] + "=="))
+    except ValueError:
+        return None
+    return match_id, ACCEPT if code[22] == "a" else DECLINE
+
+
+def short_code_is_valid(
+    secret: str, code: str, match_id: uuid.UUID, action: str, expires_at: datetime, now: datetime
+) -> bool:
+    expected = short_code(secret, match_id, action, expires_at)
+    return hmac.compare_digest(code, expected) and now <= expires_at

@@ -88,6 +88,8 @@ async def _context(
             for action in (domain.ACCEPT, domain.DECLINE):
                 token = domain.sign_link(settings.link_secret, match.id, action, match.respond_by)
                 match_part[f"{action}_url"] = f"{base}/offers/{match.id}/{action}?token={token}"
+                code = domain.short_code(settings.link_secret, match.id, action, match.respond_by)
+                match_part[f"{action}_short_url"] = f"{base}/o/{code}"
     return {
         "request": _request(support_request),
         "organisation": {

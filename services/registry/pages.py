@@ -198,6 +198,32 @@ async def confirm_page(
     return HTMLResponse(_render(locale, action, request=support_request, token=token))
 
 
+@router.get("/o/{code}", response_class=HTMLResponse)
+async def short_link(code: str, request: Request) -> HTMLResponse:
+    """The short link from an SMS: the same confirmation page as the long one."""
+    named = domain.read_short_code(code)
+    match, support_request, volunteer = (
+        await _offer(request, named[0]) if named else (None, None, None)
+    )
+    locale = _locale(volunteer)
+    secret = request.app.state.settings.link_secret
+    now = datetime.now(UTC)
+    if (
+        named is None
+        or match is None
+        or not domain.short_code_is_valid(secret, code, match.id, named[1], match.respond_by, now)
+    ):
+        return HTMLResponse(
+            _render(locale, "accept", message=PHRASES[locale]["invalid"], failed=True), 404
+        )
+    action = named[1]
+    token = domain.sign_link(secret, match.id, action, match.respond_by)
+    page = _render(locale, action, request=support_request, token=token)
+    # The form posts to the offer's long address, which checks the full token.
+    page = page.replace('action=""', f'action="/offers/{match.id}/{action}"')
+    return HTMLResponse(page)
+
+
 @router.post("/offers/{match_id}/{action}", response_class=HTMLResponse)
 async def decide(
     match_id: uuid.UUID, action: str, request: Request, token: Annotated[str, Form()] = ""

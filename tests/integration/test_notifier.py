@@ -209,7 +209,12 @@ async def test_the_offer_reaches_the_volunteer_by_email_and_sms_in_their_languag
     assert call.path == f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
     assert (call.username, call.password) == (TWILIO_SID, TWILIO_TOKEN)
     assert call.form["To"] == "+48601234567" and call.form["From"] == TWILIO_FROM
-    assert f"/offers/{proposed.match_id}/accept?token=" in call.form["Body"]
+    # The SMS carries the short link, which leads to the same confirmation page.
+    short = call.form["Body"].split("/o/")[1].split()[0]
+    assert len(call.form["Body"]) > len(short) + 20  # words, not only a link
+    page = await stack.client.get(f"/o/{short}")
+    assert page.status_code == 200 and 'lang="uk"' in page.text
+    assert f'action="/offers/{proposed.match_id}/accept"' in page.text
 
     # The link in the message works: the volunteer accepts, the organisation hears of it.
     accept = text.split(f"/offers/{proposed.match_id}/accept?token=")[1].split()[0]

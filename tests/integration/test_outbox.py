@@ -102,7 +102,10 @@ async def stage(engine: AsyncEngine, how_many: int) -> list[uuid.UUID]:
 
 async def test_two_relays_never_deliver_a_row_twice(engine: AsyncEngine, clean_nats: str) -> None:
     staged = await stage(engine, 300)
-    relays = [OutboxRelay(engine, outbox, make_broker(clean_nats, "test"), batch_size=25) for _ in range(2)]
+    relays = [
+        OutboxRelay(engine, outbox, make_broker(clean_nats, "test"), batch_size=25)
+        for _ in range(2)
+    ]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     for _ in range(200):
         if await count(engine, "outbox", "published_at IS NULL") == 0:

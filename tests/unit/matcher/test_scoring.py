@@ -434,7 +434,12 @@ def test_vectorised_scorer_agrees_with_the_per_pair_reference() -> None:
     assert outcomes[None] >= 30
 
 
-def test_best_candidates_of_a_batch_are_the_best_of_a_full_evaluation() -> None:
+@pytest.mark.parametrize(
+    "weights",
+    [WEIGHTS, Weights(language=0.9, skills=0.1, distance=0.6, availability=0.8, load=0.1)],
+    ids=["default", "weights summing to 2.5"],
+)
+def test_best_candidates_of_a_batch_are_the_best_of_a_full_evaluation(weights: Weights) -> None:
     rng = random.Random(11)
     volunteers = [random_volunteer(rng) for _ in range(400)]
     index = VolunteerIndex()
@@ -442,10 +447,10 @@ def test_best_candidates_of_a_batch_are_the_best_of_a_full_evaluation() -> None:
     all_rows = np.array([index.row_of(v.volunteer_id) for v in volunteers])
     now = random_now(rng)
     requests = [random_request(rng, now, volunteers) for _ in range(30)]
-    results = score_batch(requests, index, now, top_k=5)
+    results = score_batch(requests, index, now, weights, top_k=5)
     matched = 0
     for request, result in zip(requests, results, strict=True):
-        full = evaluate_rows(request, index, all_rows, now)
+        full = evaluate_rows(request, index, all_rows, now, weights)
         passing = np.flatnonzero(full.stage == 0)
         best = np.sort(full.score[passing])[::-1][:5]
         if isinstance(result, Unmatched):
@@ -454,7 +459,7 @@ def test_best_candidates_of_a_batch_are_the_best_of_a_full_evaluation() -> None:
         matched += 1
         assert result.request is request
         np.testing.assert_allclose(result.scores, best, atol=1e-12)
-        single = score_request(request, index, now, top_k=5)
+        single = score_request(request, index, now, weights, top_k=5)
         assert isinstance(single, ScoredRequest)
         np.testing.assert_array_equal(single.rows, result.rows)
     assert matched >= 10

@@ -98,3 +98,26 @@ def test_events_round_trip_and_reject_unknown_fields() -> None:
         events.parse_event(event.subject, {**event.model_dump(mode="json"), "name": "leak"})
     with pytest.raises(KeyError):
         events.parse_event("registry.unknown.v1", b"{}")
+
+
+def test_short_codes_name_one_offer_and_action_until_its_deadline() -> None:
+    import uuid
+
+    match_id = uuid.uuid4()
+    deadline = datetime(2027, 3, 2, 16, 0, tzinfo=UTC)
+    code = domain.short_code("secret-0123456789abcdef", match_id, "accept", deadline)
+    assert len(code) == 35
+    assert domain.read_short_code(code) == (match_id, "accept")
+    before = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+    assert domain.short_code_is_valid(
+        "secret-0123456789abcdef", code, match_id, "accept", deadline, before
+    )
+    assert not domain.short_code_is_valid(
+        "secret-0123456789abcdef", code, match_id, "accept", deadline, deadline.replace(hour=17)
+    )
+    assert not domain.short_code_is_valid(
+        "another-secret-0123456789", code, match_id, "accept", deadline, before
+    )
+    decline = domain.short_code("secret-0123456789abcdef", match_id, "decline", deadline)
+    assert decline != code and domain.read_short_code(decline) == (match_id, "decline")
+    assert domain.read_short_code("nonsense") is None

@@ -115,6 +115,16 @@ class RequestCancelled(Event):
     volunteer_id: uuid.UUID | None = None
 
 
+class RequestExpired(Event):
+    """Its ``needed_by`` date passed (in the request's time zone) before anyone helped."""
+
+    subject = "registry.request.expired.v1"
+    request_id: uuid.UUID
+    organisation_id: uuid.UUID
+    match_id: uuid.UUID | None = None
+    volunteer_id: uuid.UUID | None = None
+
+
 class MatchAccepted(Event):
     subject = "registry.match.accepted.v1"
     match_id: uuid.UUID
@@ -199,6 +209,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         VolunteerErased,
         RequestSubmitted,
         RequestCancelled,
+        RequestExpired,
         MatchAccepted,
         MatchDeclined,
         MatchCompleted,

@@ -246,7 +246,7 @@ class Matcher:
                     .on_conflict_do_nothing()
                 )
                 return False
-            case events.RequestCancelled():
+            case events.RequestCancelled() | events.RequestExpired():
                 known = await conn.scalar(
                     requests.update()
                     .where(requests.c.request_id == event.request_id)

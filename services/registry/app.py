@@ -148,6 +148,9 @@ class MaintenanceLoop:
                 expired = await lifecycle.expire_offers(self.new_uow())
                 if expired:
                     log.info("expired %d offers", expired)
+                past_date = await lifecycle.expire_requests(self.new_uow())
+                if past_date:
+                    log.info("%d requests passed their date unserved", past_date)
                 uow = self.new_uow()
                 async with uow:
                     await refresh_gauges(uow.session, datetime.now(UTC))

@@ -175,8 +175,12 @@ def check_can_respond(
     match_status: str, request_status: str, deadline: datetime, now: datetime
 ) -> None:
     """An offer can be answered once, while it is open and before its deadline."""
-    if request_status == CANCELLED or match_status in ("cancelled", "withdrawn"):
+    if request_status == CANCELLED:
         raise InvalidTransition("the request was cancelled")
+    if request_status == EXPIRED:
+        raise InvalidTransition("the request passed its needed_by date")
+    if match_status in ("cancelled", "withdrawn"):
+        raise InvalidTransition("the offer was withdrawn")
     if match_status == "accepted":
         raise InvalidTransition("the offer was already accepted")
     if match_status == "declined":

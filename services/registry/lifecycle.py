@@ -271,3 +271,39 @@ def offer_history(offers: list[tuple[Match, Volunteer]]) -> list[dict[str, Any]]
         }
         for match, volunteer in offers
     ]
+
+
+async def expire_requests(uow: UnitOfWork, limit: int = 500) -> int:
+    """Requests whose ``needed_by`` passed in their own time zone, with nobody helping, expire;
+    an open offer for one is withdrawn."""
+    async with uow:
+        local_today = sa.cast(sa.func.timezone(SupportRequest.timezone, sa.func.now()), sa.Date)
+        overdue = (
+            await uow.session.scalars(
+                sa.select(SupportRequest)
+                .where(
+                    SupportRequest.status.in_((domain.OPEN, domain.UNMATCHED, domain.PROPOSED)),
+                    SupportRequest.needed_by < local_today,
+                )
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for request in overdue:
+            request.status = domain.EXPIRED
+            request.updated_at = _now()
+            match = await uow.session.scalar(
+                sa.select(Match).where(Match.request_id == request.id, Match.status == "proposed")
+            )
+            if match is not None:
+                match.status = "withdrawn"
+            await uow.emit(
+                events.RequestExpired(
+                    request_id=request.id,
+                    organisation_id=request.organisation_id,
+                    match_id=match.id if match else None,
+                    volunteer_id=match.volunteer_id if match else None,
+                )
+            )
+        await uow.commit()
+        return len(overdue)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registry import lifecycle
 from shared import events
@@ -292,3 +294,26 @@ async def test_the_internal_contact_look_up_needs_the_service_token(journey: Jou
             f"/internal/v1/matches/{proposed.match_id}", headers=headers
         )
         assert response.status_code == 401
+
+
+async def test_a_request_past_its_date_expires_and_its_offer_is_withdrawn(journey: Journey) -> None:
+    proposed = await journey.propose(journey.olena)
+    engine = create_async_engine(journey.registry.settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE registry.requests SET needed_by = current_date - 2 WHERE id = :id"),
+            {"id": journey.request["id"]},
+        )
+    await engine.dispose()
+    assert await lifecycle.expire_requests(journey.registry.app.state.uow_factory()) == 1
+    body = await journey.read()
+    assert body["status"] == "expired"
+    assert [o["outcome"] for o in body["offers"]] == ["withdrawn"]
+    late = await journey.client.post(
+        f"/v1/matches/{proposed.match_id}/accept", headers=auth(journey.olena["manage_token"])
+    )
+    assert late.status_code == 409 and late.json()["detail"] == "the request passed its needed_by date"
+    messages = await jetstream.wait_for_messages(journey.registry.settings.nats_url, "REGISTRY", 1)
+    [event] = [e for s, e in messages if s == "registry.request.expired.v1"]
+    assert event["match_id"] == str(proposed.match_id)
+    assert await lifecycle.expire_requests(journey.registry.app.state.uow_factory()) == 0

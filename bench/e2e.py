@@ -201,7 +201,7 @@ async def _run(data_dir: Path) -> None:
         "OUTBOX_POLL_SECONDS": "0.1",
         "LOG_LEVEL": "WARNING",
     }
-    stack = LocalStack(data_dir, given=given)
+    stack = LocalStack(data_dir, given=given, familiar_ports=False)
     await asyncio.to_thread(stack.start_infrastructure)  # migrations run their own event loop
     for name in ("registry", "matcher", "notifier"):
         stack.start_service(name)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -112,12 +113,15 @@ def events_tail(
     import nats
     from nats.js.api import DeliverPolicy
 
+    from shared.broker import ensure_streams
+
     _load_local_stack_env()
     url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 
     async def tail() -> None:
         nc = await nats.connect(url)
         js = nc.jetstream()
+        await ensure_streams(js)
         policy = DeliverPolicy.ALL if history else DeliverPolicy.NEW
         streams = ("REGISTRY", "MATCHER", "NOTIFIER", "DEADLETTER")
         subs = [
@@ -158,8 +162,17 @@ def demo(
     """Load a demo data set into a running system (`make run`) and watch the matches."""
     from shared.demo import Target, run_demo
 
-    _load_local_stack_env()
-    missing = [k for k in ("REGISTRY_URL", "ADMIN_API_KEY", "NATS_URL") if not os.environ.get(k)]
+    # `make run` may still be starting in the other terminal: give it a minute.
+    for _ in range(120):
+        _load_local_stack_env()
+        missing = [
+            k for k in ("REGISTRY_URL", "ADMIN_API_KEY", "NATS_URL") if not os.environ.get(k)
+        ]
+        if not missing:
+            break
+        if _ == 0:
+            typer.echo("waiting for `make run` to come up ...")
+        time.sleep(0.5)
     if missing:
         raise typer.BadParameter(f"start `make run` first (or set {', '.join(missing)})")
     target = Target(

@@ -4,6 +4,7 @@ running system, and the matches printed as the matcher proposes them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -15,6 +16,8 @@ from typing import Any
 import httpx
 import nats
 from nats.js.api import DeliverPolicy
+
+from shared.broker import ensure_streams
 
 CITIES: dict[str, dict[str, Any]] = {
     "Płock": {
@@ -110,7 +113,7 @@ def volunteer(rng: random.Random, n: int) -> dict[str, Any]:
         "phone": f"{city['phone']}{rng.randint(1000000, 9999999)}",
         "locale": own if own in ("pl", "fi", "uk", "ru", "en") else local,
         "languages": languages,
-        "skills": rng.sample(SKILLS, rng.randint(1, 3)),
+        "skills": rng.sample(SKILLS, rng.randint(2, 4)),
         "location": _spread(rng, city, 4),
         "max_travel_km": rng.choice([3, 5, 10, 15, 25]),
         "remote_ok": rng.random() < 0.35,
@@ -132,7 +135,7 @@ def support_request(rng: random.Random, city_name: str) -> dict[str, Any]:
             "contact_consent": rng.random() < 0.5,
         },
         "languages": [language],
-        "skills": rng.sample(SKILLS, rng.choice([1, 1, 2])),
+        "skills": rng.sample(SKILLS, rng.choice([1, 1, 1, 2])),
         "location": None if remote else _spread(rng, city, 3),
         "remote_ok": remote or rng.random() < 0.3,
         "windows": _availability(rng),
@@ -144,6 +147,8 @@ def support_request(rng: random.Random, city_name: str) -> dict[str, Any]:
 
 
 def _bar(done: int, total: int, label: str) -> None:
+    if done % 10 and done != total:
+        return
     width = 30
     filled = width * done // max(total, 1)
     print(
@@ -204,6 +209,7 @@ async def run_demo(
     rng = random.Random(seed)
     nc = await nats.connect(target.nats_url)
     js = nc.jetstream()
+    await ensure_streams(js)  # the services may not have made them yet
     matcher_events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     sub = await js.subscribe(
         "matcher.>", stream="MATCHER", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
@@ -215,19 +221,24 @@ async def run_demo(
 
     pump_task = asyncio.create_task(pump())
     async with httpx.AsyncClient(base_url=target.registry_url, timeout=30) as client:
+        for _ in range(120):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+            await asyncio.sleep(0.5)
         print(f"Loading a demo data set into {target.registry_url}")
         admin = {"Authorization": f"Bearer {target.admin_key}"}
         orgs = await _post_all(
             client,
             "/v1/organisations",
             [
-                {"name": name, "email": f"desk{i}@example.org"}
-                for i, (name, _) in enumerate(ORGANISATIONS)
+                {"name": name, "email": f"desk{i}@example.org", "locale": CITIES[city]["local"]}
+                for i, (name, city) in enumerate(ORGANISATIONS)
             ],
             "organisations",
             [admin] * len(ORGANISATIONS),
         )
-        await _post_all(
+        registered = await _post_all(
             client,
             "/v1/volunteers",
             [volunteer(rng, n) for n in range(volunteers)],
@@ -244,6 +255,7 @@ async def run_demo(
             client, "/v1/requests", request_bodies, "requests", request_headers
         )
 
+    names = {v["id"]: v["name"] for v in registered}
     pending = {r["id"] for r in submitted}
     by_id = {r["id"]: r for r in submitted}
     print(
@@ -273,7 +285,7 @@ async def run_demo(
                 "",
             )
             print(
-                f"{request_id[:8]:<10}{by_id[request_id]['urgency']:<10}{event['volunteer_id'][:8] + '…':<22}"
+                f"{request_id[:8]:<10}{by_id[request_id]['urgency']:<10}{names.get(event['volunteer_id'], '?')[:20]:<22}"
                 f"{('remote' if km is None else f'{km:.1f}'):>6}  {language:<10}{event['score']:>6.2f}  {_reason_text(reasons)}"
             )
         elif subject == "matcher.request.unmatched.v1":
@@ -299,6 +311,11 @@ async def run_demo(
             f"\n{len(pending)} requests had no answer from the matcher within {wait_seconds:.0f} s."
         )
     mail_dir, sms_file = target.data_dir / "mail", target.data_dir / "sms.jsonl"
+    proposed = len(submitted) - len(unmatched) - len(pending)
+    for _ in range(30):  # the notifier sends a moment after the proposal
+        if mail_dir.exists() and len(list(mail_dir.glob("*.eml"))) >= proposed:
+            break
+        await asyncio.sleep(0.5)
     print("\nWhere the messages went:")
     print(
         f"  email  {mail_dir}/  ({len(list(mail_dir.glob('*.eml'))) if mail_dir.exists() else 0} messages so far)"

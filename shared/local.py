@@ -47,6 +47,9 @@ class LocalStack:
     mail_sink: Any = None
     # What the caller's environment already says (tests pass their own servers here).
     given: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # The familiar ports (8000, 9101, 9102) when free; tests and benchmarks take any free port
+    # so that they never collide with a running `make run`.
+    familiar_ports: bool = True
 
     def start_infrastructure(self) -> None:
         """Start what DATABASE_URL / NATS_URL do not point at, then migrate."""
@@ -66,12 +69,18 @@ class LocalStack:
             self.nats.start()
             self.env["NATS_URL"] = self.nats.url
         upgrade(self.env["DATABASE_URL"])
-        registry_port = int(self.given.get("REGISTRY_PORT") or _preferred_port(8000))
+
+        def pick_port(name: str, familiar: int) -> int:
+            if self.given.get(name):
+                return int(self.given[name])
+            return _preferred_port(familiar) if self.familiar_ports else free_port()
+
+        registry_port = pick_port("REGISTRY_PORT", 8000)
         self.env.setdefault("REGISTRY_PORT", str(registry_port))
         self.env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{registry_port}")
         self.env.setdefault("REGISTRY_URL", f"http://127.0.0.1:{registry_port}")
-        self.env.setdefault("MATCHER_METRICS_PORT", str(_preferred_port(9101)))
-        self.env.setdefault("NOTIFIER_METRICS_PORT", str(_preferred_port(9102)))
+        self.env.setdefault("MATCHER_METRICS_PORT", str(pick_port("MATCHER_METRICS_PORT", 9101)))
+        self.env.setdefault("NOTIFIER_METRICS_PORT", str(pick_port("NOTIFIER_METRICS_PORT", 9102)))
         if not self.given.get("SMTP_HOST"):
             # Mail stays on this machine: every message becomes a file in .data/mail/.
             from shared.mailsink import start_mail_sink

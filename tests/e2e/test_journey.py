@@ -121,36 +121,40 @@ async def journey(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Jou
         "QUIET_HOURS_START": "0",
         "QUIET_HOURS_END": "0",
     }
-    stack = LocalStack(tmp_path_factory.mktemp("stack") / ".data", given=given)
-    await asyncio.to_thread(stack.start_infrastructure)  # migrations run their own event loop
-    for name in ("registry", "matcher", "notifier"):
-        stack.start_service(name)
-    urls = [
-        stack.env["REGISTRY_URL"],
-        f"http://127.0.0.1:{stack.env['MATCHER_METRICS_PORT']}",
-        f"http://127.0.0.1:{stack.env['NOTIFIER_METRICS_PORT']}",
-    ]
-    async with httpx.AsyncClient(base_url=stack.env["REGISTRY_URL"], timeout=10) as api:
-        deadline = time.monotonic() + 60
-        for url in urls:
-            while True:
-                try:
-                    if (await api.get(f"{url}/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert stack.first_exited() is None, f"{stack.first_exited()} exited"
-                assert time.monotonic() < deadline, f"{url} not ready"
-                await asyncio.sleep(0.2)
-        org = await api.post(
-            "/v1/organisations",
-            json={"name": "Płock Family Foundation", "email": "desk@example.org"},
-            headers={"Authorization": f"Bearer {stack.env['ADMIN_API_KEY']}"},
-        )
-        yield Journey(stack, mail, sms, api, org.json()["api_key"])
-    stack.stop()
-    mail.stop()
-    sms.stop()
+    stack = LocalStack(
+        tmp_path_factory.mktemp("stack") / ".data", given=given, familiar_ports=False
+    )
+    try:
+        await asyncio.to_thread(stack.start_infrastructure)  # migrations run their own event loop
+        for name in ("registry", "matcher", "notifier"):
+            stack.start_service(name)
+        urls = [
+            stack.env["REGISTRY_URL"],
+            f"http://127.0.0.1:{stack.env['MATCHER_METRICS_PORT']}",
+            f"http://127.0.0.1:{stack.env['NOTIFIER_METRICS_PORT']}",
+        ]
+        async with httpx.AsyncClient(base_url=stack.env["REGISTRY_URL"], timeout=10) as api:
+            deadline = time.monotonic() + 60
+            for url in urls:
+                while True:
+                    try:
+                        if (await api.get(f"{url}/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert stack.first_exited() is None, f"{stack.first_exited()} exited"
+                    assert time.monotonic() < deadline, f"{url} not ready"
+                    await asyncio.sleep(0.2)
+            org = await api.post(
+                "/v1/organisations",
+                json={"name": "Płock Family Foundation", "email": "desk@example.org"},
+                headers={"Authorization": f"Bearer {stack.env['ADMIN_API_KEY']}"},
+            )
+            yield Journey(stack, mail, sms, api, org.json()["api_key"])
+    finally:
+        stack.stop()
+        mail.stop()
+        sms.stop()
 
 
 async def test_a_best_volunteer_accepts_through_the_link_in_the_email(journey: Journey) -> None:

@@ -16,6 +16,7 @@ import psutil
 import pytest
 from dotenv import dotenv_values
 
+from shared.embedded import free_port
 from tests import jetstream
 from tests.samples import request_body, volunteer_body
 
@@ -38,6 +39,9 @@ def wait_until_ready(url: str, timeout: float = 60) -> None:
 def workdir(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     env["INVOLVIM_DATA_DIR"] = str(tmp_path / ".data")
+    # Ports of its own, so that a `make run` on the same machine is never in the way.
+    for name in ("REGISTRY_PORT", "MATCHER_METRICS_PORT", "NOTIFIER_METRICS_PORT"):
+        env[name] = str(free_port())
     yield tmp_path, env
 
 

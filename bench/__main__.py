@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import matcher
+from bench import e2e, matcher
 
 BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "matcher": matcher.main,
+    "e2e": e2e.main,
 }
 
 

@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def _request_body(rng: random.Random) -> dict[str, Any]:
         ],
         "timezone": "Europe/Warsaw",
         "urgency": rng.choice(["low", "normal", "normal", "high"]),
-        "needed_by": "2030-12-31",
+        "needed_by": (date.today() + timedelta(days=21)).isoformat(),
     }
 
 
@@ -117,7 +118,6 @@ async def _register_volunteers(client: httpx.AsyncClient, count: int) -> None:
         body = volunteer(rng, n)
         body["email"] = f"bench{n}@example.org"
         body["capacity"] = 20  # enough room that the run measures latency, not exhaustion
-        body["remote_ok"] = True
         async with limit:
             (await client.post("/v1/volunteers", json=body)).raise_for_status()
         done += 1
@@ -282,6 +282,7 @@ async def _run(data_dir: Path) -> None:
         )
 
 
-def main() -> None:
+def main(options: list[str]) -> None:
+    """Options are not used: rates, duration and volunteers come from BENCH_* variables."""
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(_run(Path(folder) / ".data"))

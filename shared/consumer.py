@@ -90,8 +90,10 @@ def subscribe(
         subject,
         stream=JStream(stream_for(subject), declare=False),
         durable=durable,
-        # A pull consumer: replicas sharing the durable name share the work.
-        pull_sub=PullSub(batch_size=20, timeout=1.0),
+        # A pull consumer: replicas sharing the durable name share the work. One message per
+        # pull: a larger batch makes nats-py wait for the batch to fill (up to the timeout)
+        # before handing over the first message.
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.MANUAL,
         title=durable,

@@ -151,6 +151,11 @@ def run_foreground(data_dir: Path) -> int:
     """``involvim run``: everything up until Ctrl-C, then everything down cleanly."""
     stack = LocalStack(data_dir)
     exit_code = 0
+
+    def stop_on_terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop_on_terminate)
     try:
         print("Starting PostgreSQL and NATS ...", flush=True)
         stack.start_infrastructure()

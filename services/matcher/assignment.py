@@ -16,7 +16,7 @@ The batch splits into connected components (requests that share candidate volunt
 is solved exactly: a small one with ``scipy.optimize.linear_sum_assignment`` on a dense
 matrix, a large one with ``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` on a
 sparse matrix (with one "stay unmatched" column per request so a full matching exists).
-Candidate lists are already capped to each request's best ``top_k`` by ``score_request``.
+Candidate lists come capped to each request's best ``top_k`` (``scoring.score_batch``).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def haversine_km(
     lat2: NDArray[np.float64],
     lon2: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Great-circle distance in km between points given in radians."""
+    """Great-circle distance in km between points given in radians (haversine formula)."""
     half_dlat = np.sin((lat2 - lat1) / 2.0)
     half_dlon = np.sin((lon2 - lon1) / 2.0)
     a = half_dlat * half_dlat + np.cos(lat1) * np.cos(lat2) * half_dlon * half_dlon
@@ -395,7 +395,7 @@ class VolunteerIndex:
         for position, language in enumerate(languages):
             rows = self._remote_list(anchor, language)
             for earlier in languages[:position]:  # already found through an earlier language
-                rows = rows[self.levels[earlier, rows] == 0]
+                rows = rows[self.levels[earlier][rows] == 0]
             parts.append(rows)
         return np.concatenate(parts)
 
@@ -439,6 +439,28 @@ class VolunteerIndex:
         anchors: Sequence[int] | None = None,
     ) -> list[tuple[Rows, NDArray[np.float64]]]:
         """``in_person_rows`` for many points (degrees) at once: one tree query per band."""
+        results = []
+        points = np.radians(np.column_stack([lats, lons]))
+        for (lat, lon), rows in zip(
+            points, self.nearby_rows_many(lats, lons, anchors), strict=True
+        ):
+            distance = haversine_km(lat, lon, self.lat[rows], self.lon[rows])
+            reachable = distance <= self.reach_km[rows]
+            results.append((rows[reachable], distance[reachable]))
+        return results
+
+    def nearby_rows_many(
+        self,
+        lats: NDArray[np.float64],
+        lons: NDArray[np.float64],
+        anchors: Sequence[int] | None = None,
+    ) -> list[Rows]:
+        """For each point (degrees), rows that may have it within their reach, each once.
+
+        A superset of ``in_person_rows_many``: everyone within their band's largest reach
+        (plus the side list), not yet checked against their own reach. Callers that filter on
+        other constraints first check the distance on fewer rows.
+        """
         if len(lats) == 0:
             return []
         self._rebuild_if_needed()
@@ -447,45 +469,28 @@ class VolunteerIndex:
         side = self._side_rows_array()
         found_points: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
         found_rows: list[Rows] = [np.zeros(0, dtype=np.int64)]
-        found_distances: list[NDArray[np.float64]] = [np.zeros(0)]
         for anchor in np.unique(point_anchors):
             positions = np.flatnonzero(point_anchors == anchor)
             for band in self._partitions.get(int(anchor), []):
                 radius = (band.radius_km + _TREE_MARGIN_KM) / EARTH_RADIUS_KM
-                found, angles = band.tree.query_radius(
-                    points[positions], radius, return_distance=True
-                )
+                found = band.tree.query_radius(points[positions], radius)
                 rows = band.rows[np.concatenate(found)]
                 point = np.repeat(positions, [tree_positions.size for tree_positions in found])
                 current = self._in_tree[rows]  # moved or removed rows are in the side list
                 found_points.append(point[current])
                 found_rows.append(rows[current])
-                found_distances.append(np.concatenate(angles)[current] * EARTH_RADIUS_KM)
             side_rows = side
             if anchor != EVERYONE and side.size:
                 has_anchor = (self.skill_bits[side] >> np.uint64(anchor)) & np.uint64(1) == 1
                 side_rows = side[has_anchor]
-            point = np.repeat(positions, side_rows.size)
-            rows = np.tile(side_rows, positions.size)
-            found_points.append(point)
-            found_rows.append(rows)
-            found_distances.append(
-                haversine_km(points[point, 0], points[point, 1], self.lat[rows], self.lon[rows])
-            )
+            found_points.append(np.repeat(positions, side_rows.size))
+            found_rows.append(np.tile(side_rows, positions.size))
         point, rows = np.concatenate(found_points), np.concatenate(found_rows)
-        distance = np.concatenate(found_distances)
-
-        reachable = distance <= self.reach_km[rows]
-        point, rows, distance = point[reachable], rows[reachable], distance[reachable]
         # Small integer keys: numpy sorts them by radix, in linear time.
         point_type = np.int16 if len(points) <= np.iinfo(np.int16).max else np.int32
-        order = np.argsort(point.astype(point_type), kind="stable")
-        rows, distance = rows[order], distance[order]
-        bounds = np.searchsorted(point[order], np.arange(len(points) + 1))
-        return [
-            (rows[bounds[i] : bounds[i + 1]], distance[bounds[i] : bounds[i + 1]])
-            for i in range(len(points))
-        ]
+        rows = rows[np.argsort(point.astype(point_type), kind="stable")]
+        bounds = np.bincount(point, minlength=len(points)).cumsum().tolist()
+        return np.split(rows, bounds[:-1])
 
     def _side_rows_array(self) -> Rows:
         if self._side_array is None:

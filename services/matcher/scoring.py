@@ -38,6 +38,7 @@ the vectorised versions over index rows and give the same results.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,6 @@ from services.matcher.domain import (
 )
 from services.matcher.index import (
     EARTH_RADIUS_KM,
-    EVERYONE,
     Rows,
     VolunteerIndex,
     haversine_km,
@@ -390,24 +390,25 @@ def _reach(
     prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
 ) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """How each row would work with the request, and the distance for in-person rows."""
-    if prepared.in_person:
-        distance = haversine_km(prepared.lat, prepared.lon, index.lat[rows], index.lon[rows])
-        in_person = distance <= index.reach_km[rows]  # False where the volunteer has no location
-    else:
-        distance = np.full(rows.size, np.nan)
-        in_person = np.zeros(rows.size, dtype=bool)
-    remote = ~in_person & index.remote_ok[rows] if prepared.accepts_remote else in_person & False
-    mode = np.where(in_person, IN_PERSON, np.where(remote, REMOTE, NOT_REACHABLE)).astype(np.int8)
-    return mode, np.where(in_person, distance, np.nan)
+    mode = np.full(rows.size, NOT_REACHABLE, dtype=np.int8)
+    if prepared.accepts_remote:
+        mode[index.remote_ok[rows]] = REMOTE
+    if not prepared.in_person:
+        return mode, np.full(rows.size, np.nan)
+    distance = haversine_km(prepared.lat, prepared.lon, index.lat[rows], index.lon[rows])
+    in_person = distance <= index.reach_km[rows]  # False where the volunteer has no location
+    mode[in_person] = IN_PERSON
+    distance[~in_person] = np.nan
+    return mode, distance
 
 
 def _best_rank(prepared: PreparedRequest, index: VolunteerIndex, rows: Rows) -> NDArray[np.uint8]:
     if len(prepared.language_ids) == 1:
-        only: NDArray[np.uint8] = index.levels[prepared.language_ids[0], rows]
+        only: NDArray[np.uint8] = index.levels[prepared.language_ids[0]][rows]
         return only
     best = np.zeros(rows.size, dtype=np.uint8)
     for language_id in prepared.language_ids:
-        np.maximum(best, index.levels[language_id, rows], out=best)
+        np.maximum(best, index.levels[language_id][rows], out=best)
     return best
 
 
@@ -811,7 +812,7 @@ def _explain_many(prepared: Sequence[PreparedRequest], index: VolunteerIndex) ->
     in_person_of = {id(p): found for p, found in zip(located, retrieved, strict=True)}
     explained = []
     for p in prepared:
-        rows, distance = _reach_rows(p, index, False, in_person_of.get(id(p)))
+        rows, distance = _reach_rows(p, index, in_person_of.get(id(p)))
         stage = _constraint_stages(p, index, rows, distance).stage
         removed = np.bincount(stage, minlength=len(STAGES) + 1)
         funnel = {code: int(removed[number]) for number, code in enumerate(STAGES, start=1)}
@@ -877,22 +878,16 @@ class ScoredRequest:
 def _reach_rows(
     prepared: PreparedRequest,
     index: VolunteerIndex,
-    selective: bool,
     in_person: tuple[Rows, NDArray[np.float64]] | None = None,
 ) -> tuple[Rows, NDArray[np.float64]]:
-    """Rows within reach (in person, with distances) followed by remote ones (distance nan).
-
-    ``selective`` retrieval returns only volunteers with the request's anchor skill (and,
-    for remote ones, one of its languages); otherwise everyone within reach.
-    """
-    anchor = prepared.anchor if selective else EVERYONE
+    """Everyone the request can reach: rows within their own reach (with distances), then
+    remote ones (distance nan). ``in_person`` may carry the first part, found beforehand."""
     rows, distance = np.zeros(0, dtype=np.int64), np.zeros(0)
     request = prepared.request
     if request.lat is not None and request.lon is not None:
-        rows, distance = in_person or index.in_person_rows(request.lat, request.lon, anchor)
+        rows, distance = in_person or index.in_person_rows(request.lat, request.lon)
     if prepared.accepts_remote:
-        languages = prepared.language_ids if selective else None
-        remote = index.remote_rows_except(rows, anchor, languages)
+        remote = index.remote_rows_except(rows)
         rows = np.concatenate([rows, remote])
         distance = np.concatenate([distance, np.full(remote.size, np.nan)])
     return rows, distance
@@ -921,10 +916,13 @@ class _Pairs:
 def _shared_slots(
     prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
 ) -> NDArray[np.int64]:
-    """Weekly 15-minute slots in both bitmaps (only the request's non-empty words are read)."""
+    """Weekly 15-minute slots in both bitmaps (only the request's non-empty words are read).
+
+    Indexing a word's row first, then the rows, is the fast path through numpy.
+    """
     counts = np.zeros(rows.size, dtype=np.int64)
     for word in np.flatnonzero(prepared.bitmap):
-        counts += np.bitwise_count(index.week_bitmap[word, rows] & prepared.bitmap[word])
+        counts += np.bitwise_count(index.week_bitmap[word][rows] & prepared.bitmap[word])
     return counts
 
 
@@ -932,23 +930,45 @@ def _cheap_constraints(prepared: Sequence[PreparedRequest], index: VolunteerInde
     """Retrieve each request's rows; keep those passing every constraint checked cheaply.
 
     That is reach, language, skills, earlier offers, capacity, and the weekly bitmap, which
-    never rejects a pair that really shares an hour.
+    never rejects a pair that really shares an hour. Rows near an in-person request are
+    checked against their own reach only after the other constraints, on fewer rows; those
+    out of reach can still work remotely when both sides accept it.
     """
     located = [p for p in prepared if p.in_person]
-    retrieved = index.in_person_rows_many(
+    nearby = index.nearby_rows_many(
         np.array([p.request.lat for p in located], dtype=np.float64),
         np.array([p.request.lon for p in located], dtype=np.float64),
         [p.anchor for p in located],
     )
-    in_person_of = {id(p): found for p, found in zip(located, retrieved, strict=True)}
+    nearby_of = {id(p): rows for p, rows in zip(located, nearby, strict=True)}
+    nothing = np.zeros(0, dtype=np.int64)
     parts: list[_Pairs] = []
     for number, p in enumerate(prepared):
-        rows, distance = _reach_rows(p, index, True, in_person_of.get(id(p)))
+        near = nearby_of.get(id(p), nothing)
+        remote = (
+            index.remote_rows_except(near, p.anchor, p.language_ids)
+            if p.accepts_remote
+            else nothing
+        )
+        rows = np.concatenate([near, remote])
         best_rank = _best_rank(p, index, rows)
         keep = (best_rank > 0) & _has_skills(p, index, rows) & index.has_room[rows]
         if p.excluded_rows.size:
             keep &= ~np.isin(rows, p.excluded_rows)
-        rows, distance, best_rank = rows[keep], distance[keep], best_rank[keep]
+        near_count = int(np.count_nonzero(keep[: near.size]))
+        rows, best_rank = rows[keep], best_rank[keep]
+
+        # Reach: in person within the volunteer's own reach, else remotely if both accept it.
+        distance = np.full(rows.size, np.nan)
+        if near_count:
+            near_rows = rows[:near_count]
+            near_distance = haversine_km(p.lat, p.lon, index.lat[near_rows], index.lon[near_rows])
+            in_reach = near_distance <= index.reach_km[near_rows]
+            distance[:near_count] = np.where(in_reach, near_distance, np.nan)
+            reachable = np.ones(rows.size, dtype=bool)
+            reachable[:near_count] = in_reach | (p.accepts_remote & index.remote_ok[near_rows])
+            rows, distance, best_rank = rows[reachable], distance[reachable], best_rank[reachable]
+
         shared_slots = _shared_slots(p, index, rows)
         keep = shared_slots >= MIN_SHARED_SLOTS
         parts.append(
@@ -982,6 +1002,21 @@ def _availability_bound(columns: _RequestColumns, pairs: _Pairs) -> NDArray[np.f
     return _availability_component(columns.needed_seconds[pairs.request], bound)
 
 
+def _by_request_then_descending(
+    request: NDArray[np.int64], value: NDArray[np.float64], requests: int
+) -> NDArray[np.int64]:
+    """Order of pairs grouped by request (as they are) and by decreasing value within each.
+
+    Sorting each request's run on its own is about twice as fast as one global sort.
+    """
+    bounds = np.searchsorted(request, np.arange(requests + 1)).tolist()
+    order = np.empty(request.size, dtype=np.int64)
+    negated = -value
+    for start, end in itertools.pairwise(bounds):
+        order[start:end] = start + np.argsort(negated[start:end])
+    return order
+
+
 def _order_key(
     request: NDArray[np.int64], score: NDArray[np.float64], weights: Weights
 ) -> NDArray[np.float64]:
@@ -993,7 +1028,8 @@ def _order_key(
 
 @dataclass(frozen=True)
 class _TimeResults:
-    checked: NDArray[np.bool_]
+    """Outcome of the exact time check; pairs not checked count as not passing."""
+
     passes: NDArray[np.bool_]
     total_seconds: NDArray[np.int64]
     first_start: NDArray[np.int64]
@@ -1022,7 +1058,6 @@ def _check_time(
     count = pairs.rows.size
     requests = columns.locale_id.size
     results = _TimeResults(
-        checked=np.zeros(count, dtype=bool),
         passes=np.zeros(count, dtype=bool),
         total_seconds=np.zeros(count, dtype=np.int64),
         first_start=np.full(count, -1, dtype=np.int64),
@@ -1047,7 +1082,6 @@ def _check_time(
             columns.times,
             min_seconds,
         )
-        results.checked[batch] = True
         ok = overlap.longest_seconds >= min_seconds
         results.passes[batch] = ok
         results.total_seconds[batch] = overlap.total_seconds
@@ -1109,8 +1143,8 @@ def score_batch(
     # Best possible scores: availability at its bound from the bitmaps.
     partial = _weighted_sum({**components, "availability": np.zeros(pairs.rows.size)}, weights)
     upper = partial + weights.availability * _availability_bound(columns, pairs)
+    order = _by_request_then_descending(pairs.request, upper, len(prepared))
     sort_key = _order_key(pairs.request, upper, weights)
-    order = np.argsort(sort_key)
     pairs, mode, partial, upper = pairs.take(order), mode[order], partial[order], upper[order]
     sort_key = sort_key[order]
     components = {name: values[order] for name, values in components.items()}

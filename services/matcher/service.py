@@ -140,31 +140,43 @@ class Matcher:
         self.clock = clock
         self.index = VolunteerIndex()
         self._synced_until: datetime | None = None
+        self._seen: dict[uuid.UUID, datetime] = {}  # updated_at of each row as last indexed
+        self._snapshots: dict[uuid.UUID, datetime] = {}  # snapshot_at of each indexed profile
         self._wake = asyncio.Event()
         self._stopping = False
 
     # --- index ------------------------------------------------------------------------------
 
     async def sync_index(self) -> int:
-        """Bring the index up to date with volunteer rows changed since the last sync."""
+        """Bring the index up to date with volunteer rows changed since the last sync; returns
+        how many rows changed. Only a new profile snapshot re-indexes a volunteer; a change of
+        load or pause only updates those columns."""
         query = sa.select(volunteers)
         if self._synced_until is not None:
             query = query.where(volunteers.c.updated_at > self._synced_until - SYNC_MARGIN)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
+        changed = 0
         for row in rows:
-            self._index_row(row)
+            if self._seen.get(row.volunteer_id) != row.updated_at:
+                self._index_row(row)
+                self._seen[row.volunteer_id] = row.updated_at
+                changed += 1
             if self._synced_until is None or row.updated_at > self._synced_until:
                 self._synced_until = row.updated_at
         if self._synced_until is None:
             self._synced_until = datetime.min.replace(tzinfo=UTC) + SYNC_MARGIN
-        return len(rows)
+        return changed
 
     def _index_row(self, row: Any) -> None:
         if row.erased:
             self.index.remove(row.volunteer_id)
+            self._snapshots.pop(row.volunteer_id, None)
+        elif self._snapshots.get(row.volunteer_id) == row.snapshot_at:
+            self.index.set_load(row.volunteer_id, row.active_matches, row.paused)
         else:
             self.index.upsert(volunteer_from_row(row))
+            self._snapshots[row.volunteer_id] = row.snapshot_at
 
     # --- events -----------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ import httpx
 from services.notifier.channels import Transient
 
 
+class NotYetRecorded(Transient):
+    """The registry does not know the offer yet: the two services read the same event."""
+
+
 class RegistryContacts:
     def __init__(self, base_url: str, service_token: str, timeout: float = 10.0) -> None:
         self.client = httpx.AsyncClient(
@@ -30,8 +34,10 @@ class RegistryContacts:
             response = await self.client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise Transient(f"registry unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 404:
+            # The registry usually has not recorded the proposal yet: it will in a moment.
+            raise NotYetRecorded(f"registry look-up answered {response.status_code}")
         if response.status_code != 200:
-            # A 404 usually means the registry has not recorded the proposal yet: try later.
             raise Transient(f"registry look-up answered {response.status_code}")
         body: dict[str, Any] = response.json()
         return body

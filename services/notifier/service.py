@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier import domain, messages
 from services.notifier.channels import DeliveryError, Email, Permanent, Sms, Transient, Unknown
-from services.notifier.contacts import RegistryContacts
+from services.notifier.contacts import NotYetRecorded, RegistryContacts
 from services.notifier.orm import notifications, outbox
 from shared import events
 from shared.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
@@ -174,6 +174,10 @@ class Notifier:
     async def _deliver(self, row: Any) -> None:
         try:
             context = await self.contacts.look_up(row.request_id, row.match_id, row.volunteer_id)
+        except NotYetRecorded as exc:
+            # Sub-second retries: the registry records the same event at the same moment.
+            await self._retry_or_fail(row, None, str(exc), base_seconds=0.2)
+            return
         except Transient as exc:
             await self._retry_or_fail(row, None, str(exc))
             return
@@ -238,7 +242,9 @@ class Notifier:
                 )
             )
 
-    async def _retry_or_fail(self, row: Any, locale: str | None, error: str) -> None:
+    async def _retry_or_fail(
+        self, row: Any, locale: str | None, error: str, base_seconds: float | None = None
+    ) -> None:
         attempts = row.attempts + 1
         if attempts >= self.policy.max_attempts:
             await self._finish(
@@ -250,7 +256,7 @@ class Notifier:
                 attempts=attempts,
             )
             return
-        wait = domain.backoff(attempts, self.policy.backoff_seconds)
+        wait = domain.backoff(attempts, base_seconds or self.policy.backoff_seconds)
         async with self.engine.begin() as conn:
             await conn.execute(
                 notifications.update()

@@ -123,8 +123,3 @@ async def test_no_volunteer_over_capacity_and_no_request_matched_twice(
     assert {uuid.UUID(p["request_id"]) for p in proposed} == set(per_request)
     unmatched = {e["request_id"] for s, e in messages if s == "matcher.request.unmatched.v1"}
     assert len(unmatched) == len(burst) - len(active)
-    # Requests arrive one by one, so early low ones may be served before later critical ones;
-    # still, scarce volunteers go to the urgent requests far more often.
-    urgency = {str(r.request_id): r.urgency for r in burst}
-    served = Counter(urgency[p["request_id"]] for p in proposed)
-    assert served["critical"] > served["low"], served

@@ -1,14 +1,22 @@
-# One image for every service; the command picks the service (registry, matcher, notifier, migrate).
+# One image for every service; the command picks it: registry, matcher, notifier or migrate.
 FROM python:3.11.10-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+# Installed as root, run as a user who can write nothing of it.
 RUN pip install . \
-    && useradd --system --uid 10001 --home-dir /app involvim
+    && groupadd --system --gid 10001 involvim \
+    && useradd --system --uid 10001 --gid involvim --no-create-home --home-dir /app involvim
 
-USER involvim
+USER 10001:10001
+# The registry's API, and the matcher's and notifier's /healthz, /readyz and /metrics.
+EXPOSE 8000 9101 9102
 ENTRYPOINT ["involvim"]
 CMD ["registry"]

@@ -63,7 +63,9 @@ async def ensure_streams(js: JetStreamContext) -> None:
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         )
         try:
-            await js.stream_info(stream.name)
+            existing = await js.stream_info(stream.name)
+            # Keep the replica count an operator chose (R3 in a cluster); new streams start at R1.
+            config.num_replicas = existing.config.num_replicas
             await js.update_stream(config)
         except NotFoundError:
             await js.add_stream(config)

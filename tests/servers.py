@@ -92,7 +92,10 @@ class SmsProvider:
                     reply = 201
                 assert isinstance(reply, int)
                 if reply == 201:
-                    body = {"sid": f"SM{len(provider.calls):032d}", "status": "queued"}
+                    body: dict[str, object] = {
+                        "sid": f"SM{len(provider.calls):032d}",
+                        "status": "queued",
+                    }
                 elif reply == 400:
                     body = {
                         "code": 21211,

@@ -23,6 +23,8 @@ How each expression is judged:
   matchers, ranges, grouping clauses and function calls are taken out) must have series; and
   Prometheus's own evaluation of every rule must report it healthy. The workload makes the
   failure-rate and dead-letter alerts fire, and the others must stay quiet.
+* Whether each alert fires in the right situations, and only then, is checked apart from the
+  running system with ``promtool test rules`` on synthetic series (``ALERT_CASES``).
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ def dashboard_queries() -> list[tuple[str, str]]:
         for panel in panels(dashboard["panels"]):
             for target in panel.get("targets", []):
                 if target.get("expr"):
-                    found.append((f"{path.name}: {panel['title']} [{target['refId']}]", target["expr"]))
+                    found.append(
+                        (f"{path.name}: {panel['title']} [{target['refId']}]", target["expr"])
+                    )
     return found
 
 
@@ -147,6 +151,116 @@ def test_alert_rules_pass_promtool() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# Synthetic series, one minute apart, and how many series an alert's condition returns at each
+# evaluation time: it fires when it should, and stays quiet otherwise.
+AlertCase = tuple[str, dict[str, str], dict[str, int]]
+ALERT_CASES: list[AlertCase] = [
+    (
+        "CriticalRequestUnmatched",
+        {
+            # Two registry replicas report the same age: max, not sum.
+            'involvim_oldest_unmatched_critical_request_age_seconds{instance="a"}': "0+600x12",
+            'involvim_oldest_unmatched_critical_request_age_seconds{instance="b"}': "0+600x12",
+        },
+        {"5m": 0, "7m": 1},
+    ),
+    (
+        "OutboxStuck",
+        {
+            'involvim_outbox_oldest_age_seconds{service="matcher"}': "0 0 30 90 0",
+            'involvim_outbox_oldest_age_seconds{service="registry"}': "0 0 0 0 0",
+        },
+        {"2m": 0, "3m": 1, "4m": 0},
+    ),
+    (
+        "NotificationFailureRateHigh",
+        {
+            # A third of the deliveries fail from 10m on.
+            'involvim_notifications_total{outcome="sent"}': "0+10x30",
+            'involvim_notifications_total{outcome="failed",reason="permanent"}': "_x10 5+5x20",
+        },
+        {"9m": 0, "12m": 1, "30m": 1},
+    ),
+    (
+        "NotificationFailureRateHigh",
+        {
+            # The very first failure creates its series, and still counts: 1 in 13.
+            'involvim_notifications_total{outcome="sent"}': "0+1x30",
+            'involvim_notifications_total{outcome="unknown",reason="unknown outcome"}': "_x10 1x20",
+        },
+        {"9m": 0, "12m": 1, "30m": 0},
+    ),
+    (
+        "NotificationFailureRateHigh",
+        {
+            # One in a hundred is normal.
+            'involvim_notifications_total{outcome="sent"}': "0+100x30",
+            'involvim_notifications_total{outcome="failed",reason="permanent"}': "_x10 1+1x20",
+        },
+        {"12m": 0, "30m": 0},
+    ),
+    (
+        "ConsumerNotAcking",
+        {
+            # Stuck: messages wait and nothing was acknowledged since the start.
+            'involvim_consumer_ack_pending_messages{consumer="stuck"}': "3x10",
+            'involvim_consumer_pending_messages{consumer="stuck"}': "0x10",
+            'involvim_consumer_last_active_timestamp_seconds{consumer="stuck"}': "0x10",
+            # Idle: nothing waits.
+            'involvim_consumer_ack_pending_messages{consumer="idle"}': "0x10",
+            'involvim_consumer_pending_messages{consumer="idle"}': "0x10",
+            'involvim_consumer_last_active_timestamp_seconds{consumer="idle"}': "0x10",
+            # Busy: messages wait, and it acknowledges every minute.
+            'involvim_consumer_ack_pending_messages{consumer="busy"}': "5x10",
+            'involvim_consumer_pending_messages{consumer="busy"}': "50x10",
+            'involvim_consumer_last_active_timestamp_seconds{consumer="busy"}': "0+60x10",
+        },
+        {"4m": 0, "6m": 1},
+    ),
+    (
+        "EventsDeadLettered",
+        {'involvim_dead_letters_total{service="matcher",reason="malformed"}': "_x3 1x30"},
+        {"2m": 0, "4m": 1, "20m": 0},
+    ),
+    (
+        "ServiceDown",
+        {'up{job="matcher",instance="a"}': "1 1 0 0 0", 'up{job="registry",instance="b"}': "1x5"},
+        {"1m": 0, "3m": 1},
+    ),
+]
+
+
+def test_alert_rules_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
+    """Each condition is counted (``count(expr)``) so that values and annotations do not matter;
+    ``for:`` durations are Prometheus's business and not repeated here."""
+    exprs = {rule["alert"]: rule["expr"] for rule in alert_rules()}
+    assert {case[0] for case in ALERT_CASES} == set(exprs), "every alert needs a case"
+    tests = []
+    for alert, series, expected in ALERT_CASES:
+        checks = [
+            {
+                "expr": f"count({exprs[alert]})",
+                "eval_time": at,
+                "exp_samples": [{"labels": "{}", "value": count}] if count else [],
+            }
+            for at, count in expected.items()
+        ]
+        tests.append(
+            {
+                "name": alert,
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series.items()],
+                "promql_expr_test": checks,
+            }
+        )
+    path = tmp_path / "alerts.test.yml"
+    path.write_text(yaml.safe_dump({"rule_files": [str(ALERTS)], "tests": tests}))
+    result = subprocess.run(
+        [promtool_binary(), "test", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # --- the running system -----------------------------------------------------------------------
 
 
@@ -182,7 +296,8 @@ class ConfiguredNats(EmbeddedNats):
 
     def violations(self) -> list[str]:
         log = (self.data_dir / "nats-server.log").read_text(errors="replace")
-        return [line for line in log.splitlines() if "Permissions Violation" in line]
+        # "Publish Violation", "Subscription Violation", "Authorization Violation"
+        return [line for line in log.splitlines() if " Violation" in line]
 
 
 class Prometheus:
@@ -512,7 +627,9 @@ def test_every_alert_rule_is_valid_and_reads_metrics_that_exist(workload: System
 def test_the_workload_sets_off_exactly_the_alerts_it_should(workload: System) -> None:
     deadline = time.monotonic() + 20
     while True:
-        active = {a["labels"]["alertname"] for a in workload.prometheus.get("/api/v1/alerts")["alerts"]}
+        active = {
+            a["labels"]["alertname"] for a in workload.prometheus.get("/api/v1/alerts")["alerts"]
+        }
         if active >= EXPECTED_ALERTS or time.monotonic() > deadline:
             break
         time.sleep(1)

@@ -312,7 +312,9 @@ async def test_a_request_past_its_date_expires_and_its_offer_is_withdrawn(journe
     late = await journey.client.post(
         f"/v1/matches/{proposed.match_id}/accept", headers=auth(journey.olena["manage_token"])
     )
-    assert late.status_code == 409 and late.json()["detail"] == "the request passed its needed_by date"
+    assert (
+        late.status_code == 409 and late.json()["detail"] == "the request passed its needed_by date"
+    )
     messages = await jetstream.wait_for_messages(journey.registry.settings.nats_url, "REGISTRY", 1)
     [event] = [e for s, e in messages if s == "registry.request.expired.v1"]
     assert event["match_id"] == str(proposed.match_id)

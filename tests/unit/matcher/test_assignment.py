@@ -8,6 +8,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ import pytest
 from services.matcher.assignment import (
     NO_VOLUNTEER,
     CandidateList,
+    assign,
     assignment_value,
+    greedy_assign,
     greedy_assignment,
     match_batch,
     solve_assignment,
@@ -29,6 +32,7 @@ from services.matcher.domain import (
     Weights,
 )
 from services.matcher.index import VolunteerIndex
+from services.matcher.scoring import ScoredRequest, score_batch
 
 pytestmark = pytest.mark.unit
 
@@ -275,3 +279,27 @@ def test_random_batches_agree_with_their_own_objective() -> None:
     served = [urgency_of[p.request_id] for p in proposals]
     left = [urgency_of[u.request_id] for u in unmatched]
     assert min(served) >= max(left)
+
+
+def test_greedy_assign_serves_in_arrival_order_where_assign_looks_at_the_whole_batch() -> None:
+    index = VolunteerIndex()
+    near, far = volunteer(capacity=1, lon=19.71), volunteer(capacity=1, lon=19.80)
+    index.add_many([near, far])
+    first = request(minutes_ago=30)  # at 19.706: both volunteers within reach, near is closer
+    second = replace(request(minutes_ago=5), lon=19.62)  # far is 12 km away, beyond its reach
+    scored = [s for s in score_batch([first, second], index, NOW) if isinstance(s, ScoredRequest)]
+    assert len(scored) == 2
+    free = np.maximum(index.capacity - index.active, 0)
+
+    greedy, greedy_left = greedy_assign(scored, free, index.capacity)
+    assert [(p.request_id, p.volunteer_id) for p in greedy] == [
+        (first.request_id, near.volunteer_id)
+    ]
+    assert [u.request_id for u in greedy_left] == [second.request_id]
+
+    best, best_left = assign(scored, free, index.capacity)
+    assert {(p.request_id, p.volunteer_id) for p in best} == {
+        (first.request_id, far.volunteer_id),
+        (second.request_id, near.volunteer_id),
+    }
+    assert best_left == []

@@ -58,7 +58,7 @@ def uow(request: Request) -> UnitOfWork:
 UoW = Annotated[UnitOfWork, Depends(uow)]
 
 
-def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
         raise Unauthorised("an Authorization: Bearer key is needed")
     return credentials.credentials
@@ -66,13 +66,13 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 def require_admin(request: Request, credentials: Credentials) -> None:
     expected: str = request.app.state.settings.admin_api_key
-    if not hmac.compare_digest(_token(credentials).encode(), expected.encode()):
+    if not hmac.compare_digest(bearer_token(credentials).encode(), expected.encode()):
         raise Unauthorised("wrong operator key")
 
 
 async def current_organisation(request: Request, credentials: Credentials) -> Organisation:
     async with request.app.state.session_factory() as session:
-        return await service.organisation_for_key(session, _token(credentials))
+        return await service.organisation_for_key(session, bearer_token(credentials))
 
 
 CurrentOrganisation = Annotated[Organisation, Depends(current_organisation)]
@@ -186,7 +186,7 @@ async def register_volunteer(body: VolunteerIn, uow: UoW) -> VolunteerCreated:
 async def get_volunteer(
     volunteer_id: uuid.UUID, uow: UoW, credentials: Credentials
 ) -> VolunteerOut:
-    volunteer = await service.get_volunteer(uow, volunteer_id, _token(credentials))
+    volunteer = await service.get_volunteer(uow, volunteer_id, bearer_token(credentials))
     return VolunteerOut(**volunteer_out(volunteer))
 
 
@@ -194,7 +194,7 @@ async def get_volunteer(
 async def update_volunteer(
     volunteer_id: uuid.UUID, body: VolunteerPatch, uow: UoW, credentials: Credentials
 ) -> VolunteerOut:
-    volunteer = await service.update_volunteer(uow, volunteer_id, _token(credentials), body)
+    volunteer = await service.update_volunteer(uow, volunteer_id, bearer_token(credentials), body)
     return VolunteerOut(**volunteer_out(volunteer))
 
 
@@ -204,7 +204,7 @@ async def update_volunteer(
     summary="Erase your personal data (manage token)",
 )
 async def erase_volunteer(volunteer_id: uuid.UUID, uow: UoW, credentials: Credentials) -> Response:
-    await service.erase_volunteer(uow, volunteer_id, _token(credentials))
+    await service.erase_volunteer(uow, volunteer_id, bearer_token(credentials))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -13,14 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from services.registry import domain
-from services.registry.api import Credentials, _token
+from services.registry.api import Credentials, bearer_token
 from services.registry.errors import NotFound, Unauthorised
 from services.registry.orm import Match, Organisation, SupportRequest, Volunteer
 
 
 def require_service(request: Request, credentials: Credentials) -> None:
     expected: str = request.app.state.settings.service_token
-    if not hmac.compare_digest(_token(credentials).encode(), expected.encode()):
+    if not hmac.compare_digest(bearer_token(credentials).encode(), expected.encode()):
         raise Unauthorised("wrong service token")
 
 

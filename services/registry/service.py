@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -356,6 +355,3 @@ async def cancel_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UU
             MATCH_TRANSITIONS.labels(match.status, request.urgency).inc()
         [view] = await _views(uow.session, [request])
         return view
-
-
-__all__ = ["Conflict", "NotFound", "Unauthorised", "ValidationError"]

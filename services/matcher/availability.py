@@ -267,37 +267,45 @@ def _offset_table(
     return np.array(thresholds, dtype=np.int64), np.array(offsets, dtype=np.int64)
 
 
-def _offsets_for(
-    wall_clock: NDArray[np.int64], timezone: str
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    first_year = datetime.datetime.fromtimestamp(int(wall_clock.min()), tz=_UTC).year
-    last_year = datetime.datetime.fromtimestamp(int(wall_clock.max()), tz=_UTC).year
+_OffsetTable = tuple[NDArray[np.int64], NDArray[np.int64]]
+
+
+def _offsets_between(low: int, high: int, timezone: str) -> _OffsetTable:
+    """``_offset_table`` covering wall-clock seconds from ``low`` to ``high``."""
+    first_year = datetime.datetime.fromtimestamp(low, tz=_UTC).year
+    last_year = datetime.datetime.fromtimestamp(high, tz=_UTC).year
     return _offset_table(timezone, first_year, last_year)
 
 
-def local_to_utc(wall_clock: NDArray[np.int64], timezone: str) -> NDArray[np.int64]:
-    """Wall-clock seconds in ``timezone`` to UTC seconds (as ``zoneinfo`` with ``fold=0``)."""
-    if wall_clock.size == 0:
-        return wall_clock.copy()
-    thresholds, offsets = _offsets_for(wall_clock, timezone)
+def _to_utc(wall_clock: NDArray[np.int64], table: _OffsetTable) -> NDArray[np.int64]:
+    thresholds, offsets = table
     result: NDArray[np.int64] = (
         wall_clock - offsets[np.searchsorted(thresholds, wall_clock, "right")]
     )
     return result
 
 
+def local_to_utc(wall_clock: NDArray[np.int64], timezone: str) -> NDArray[np.int64]:
+    """Wall-clock seconds in ``timezone`` to UTC seconds (as ``zoneinfo`` with ``fold=0``)."""
+    if wall_clock.size == 0:
+        return wall_clock.copy()
+    table = _offsets_between(int(wall_clock.min()), int(wall_clock.max()), timezone)
+    return _to_utc(wall_clock, table)
+
+
 def _near_forward_change(
-    wall_start: NDArray[np.int64], wall_end: NDArray[np.int64], timezone: str
+    wall_start: NDArray[np.int64], wall_end: NDArray[np.int64], table: _OffsetTable
 ) -> NDArray[np.bool_]:
     """Windows close to a change that moves the clock forward.
 
     Only there can two windows that are apart in local time overlap or touch in UTC (the
     skipped hour keeps the old offset), so only their owners need their intervals merged.
+    ``table`` must cover every instant given.
     """
     near = np.zeros(wall_start.size, dtype=bool)
     if wall_start.size == 0:
         return near
-    thresholds, offsets = _offsets_for(np.concatenate([wall_start, wall_end]), timezone)
+    thresholds, offsets = table
     for position, threshold in enumerate(thresholds):
         jump = offsets[position + 1] - offsets[position]
         if jump > 0:
@@ -337,6 +345,16 @@ class RequestTimes:
         )
 
 
+@lru_cache(maxsize=4096)
+def _day_span(horizon: Horizon, timezone: str) -> tuple[int, int]:
+    """``_date_range`` as (first date in days since the epoch, number of dates).
+
+    Cached: the requests of a batch share a handful of horizons.
+    """
+    first, last = _date_range(horizon, zone(timezone))
+    return first.toordinal() - _EPOCH_ORDINAL, (last - first).days + 1
+
+
 def _instances(
     starts: NDArray[np.int16],
     ends: NDArray[np.int16],
@@ -351,14 +369,16 @@ def _instances(
     ``horizons[horizon_of_owner[o]]``. Returns ``(owner, start, end, near_change)`` for every
     occurrence of every window.
     """
-    tz = zone(timezone)
-    used, position_of_owner = np.unique(horizon_of_owner, return_inverse=True)
+    if horizon_of_owner.size and (horizon_of_owner == horizon_of_owner[0]).all():
+        # One horizon (a single request): no need to sort to find the distinct ones.
+        used = horizon_of_owner[:1]
+        position_of_owner = np.zeros(horizon_of_owner.size, dtype=np.intp)
+    else:
+        used, position_of_owner = np.unique(horizon_of_owner, return_inverse=True)
     first_day = np.zeros(used.size, dtype=np.int64)
     day_count = np.zeros(used.size, dtype=np.int64)
-    for position, horizon in enumerate(used):
-        first, last = _date_range(horizons[int(horizon)], tz)
-        first_day[position] = first.toordinal() - _EPOCH_ORDINAL
-        day_count[position] = (last - first).days + 1
+    for position, horizon in enumerate(used.tolist()):
+        first_day[position], day_count[position] = _day_span(horizons[horizon], timezone)
     owner_first_day = first_day[position_of_owner.reshape(-1)]
     owner_day_count = day_count[position_of_owner.reshape(-1)]
 
@@ -374,11 +394,18 @@ def _instances(
     midnight = (owner_first_day[owner[window]] + first_occurrence[window] + 7 * week) * DAY_SECONDS
     wall_start = midnight + (start_minute[window] % MINUTES_PER_DAY) * 60
     wall_end = midnight + (end_minute[window] % MINUTES_PER_DAY) * 60
+    if window.size == 0:
+        nothing = np.zeros(0, dtype=np.int64)
+        return nothing, nothing, nothing, np.zeros(0, dtype=bool)
+    # One offset table for both ends (a wider table gives the same offsets).
+    low = int(min(wall_start.min(), wall_end.min()))
+    high = int(max(wall_start.max(), wall_end.max()))
+    table = _offsets_between(low, high, timezone)
     return (
         owner[window],
-        local_to_utc(wall_start, timezone),
-        local_to_utc(wall_end, timezone),
-        _near_forward_change(wall_start, wall_end, timezone),
+        _to_utc(wall_start, table),
+        _to_utc(wall_end, table),
+        _near_forward_change(wall_start, wall_end, table),
     )
 
 

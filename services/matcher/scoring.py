@@ -341,9 +341,12 @@ def prepare_many(
 ) -> list[PreparedRequest]:
     """``PreparedRequest`` for each request (their concrete windows computed together)."""
     horizons = [planning_horizon(now, r.needed_by, r.timezone) for r in requests]
-    all_intervals = concrete_intervals_many(
-        [r.windows for r in requests], [r.timezone for r in requests], horizons
-    )
+    if len(requests) == 1:  # the same result; the plain loop has less set-up for one request
+        all_intervals = [concrete_intervals(requests[0].windows, requests[0].timezone, horizons[0])]
+    else:
+        all_intervals = concrete_intervals_many(
+            [r.windows for r in requests], [r.timezone for r in requests], horizons
+        )
     prepared = []
     for request, horizon, intervals in zip(requests, horizons, all_intervals, strict=True):
         in_person = request.lat is not None and request.lon is not None
@@ -390,15 +393,27 @@ def _reach(
     prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
 ) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """How each row would work with the request, and the distance for in-person rows."""
-    mode = np.full(rows.size, NOT_REACHABLE, dtype=np.int8)
     if prepared.accepts_remote:
-        mode[index.remote_ok[rows]] = REMOTE
+        mode = np.where(index.remote_ok[rows], np.int8(REMOTE), np.int8(NOT_REACHABLE))
+    else:
+        mode = np.full(rows.size, NOT_REACHABLE, dtype=np.int8)
     if not prepared.in_person:
         return mode, np.full(rows.size, np.nan)
-    distance = haversine_km(prepared.lat, prepared.lon, index.lat[rows], index.lon[rows])
-    in_person = distance <= index.reach_km[rows]  # False where the volunteer has no location
-    mode[in_person] = IN_PERSON
-    distance[~in_person] = np.nan
+    distance = np.full(rows.size, np.nan)
+    reach = index.reach_km[rows]
+    # The latitude difference alone bounds the distance from below, so the full haversine
+    # runs only on rows it cannot rule out (most remote rows live far away). Rows without a
+    # location compare False.
+    lat = index.lat[rows]
+    near = np.flatnonzero(
+        EARTH_RADIUS_KM * np.abs(lat - prepared.lat) <= reach * (1.0 + 1e-9) + 1e-6
+    )
+    near_rows = rows[near]
+    near_distance = haversine_km(prepared.lat, prepared.lon, lat[near], index.lon[near_rows])
+    in_reach = near_distance <= reach[near]
+    near = near[in_reach]
+    mode[near] = IN_PERSON
+    distance[near] = near_distance[in_reach]
     return mode, distance
 
 
@@ -424,7 +439,7 @@ def _capacity_stage(
     prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
 ) -> NDArray[np.int8]:
     """PREVIOUSLY_OFFERED, NO_CAPACITY or PASSED for each row."""
-    stage = np.where(index.has_room[rows], PASSED, NO_CAPACITY).astype(np.int8)
+    stage = np.where(index.has_room[rows], np.int8(PASSED), np.int8(NO_CAPACITY))
     if prepared.excluded_rows.size:
         stage[np.isin(rows, prepared.excluded_rows)] = PREVIOUSLY_OFFERED
     return stage
@@ -628,13 +643,14 @@ def _evaluations(
     components: dict[str, NDArray[np.float64]],
     first_start: NDArray[np.int64],
     first_end: NDArray[np.int64],
-    weights: Weights,
+    score: NDArray[np.float64],
 ) -> list[Evaluation]:
-    """One ``Evaluation`` per request from flat pair arrays sorted by request."""
-    passes = stage == PASSED
-    score = np.where(passes, _weighted_sum(components, weights), np.nan)
+    """One ``Evaluation`` per request from flat pair arrays sorted by request.
+
+    ``score`` is nan where the pair does not pass.
+    """
     # What reasons need, worked out for the passing rows only.
-    passing = np.flatnonzero(passes)
+    passing = np.flatnonzero(stage == PASSED)
     language_choice = np.full(rows.size, -1, dtype=np.int64)
     language_choice[passing] = _language_choice(
         index, columns, request[passing], rows[passing], best_rank[passing]
@@ -753,6 +769,8 @@ def _evaluate(
     for name, values in passing_components.items():
         components[name] = np.full(rows.size, np.nan)
         components[name][passing] = values
+    score = np.full(rows.size, np.nan)
+    score[passing] = _weighted_sum(passing_components, weights)  # not over the nan rows
     return _evaluations(
         [prepared],
         index,
@@ -766,7 +784,7 @@ def _evaluate(
         components,
         first_start,
         first_end,
-        weights,
+        score,
     )[0]
 
 
@@ -1065,7 +1083,8 @@ def _check_time(
     )
     exact = np.full(count, -np.inf)
     segment_end = np.searchsorted(pairs.request, np.arange(requests), "right")
-    next_pair = np.searchsorted(pairs.request, np.arange(requests), "left")
+    segment_start = np.searchsorted(pairs.request, np.arange(requests), "left")
+    next_pair = segment_start.copy()
     chunk = np.full(requests, max(2 * top_k, 16), dtype=np.int64)
     pending = np.flatnonzero(segment_end > next_pair)
     while pending.size:
@@ -1094,9 +1113,13 @@ def _check_time(
         next_pair[pending] += counts
 
         # The top_k-th best exact score of each pending request so far (-inf if fewer pass).
-        is_pending = np.zeros(requests, dtype=bool)
-        is_pending[pending] = True
-        found = np.flatnonzero(results.passes & is_pending[pairs.request])
+        # Checked pairs of pending requests are the start of their segments: look at those
+        # only, not at every pair of the batch.
+        checked_counts = next_pair[pending] - segment_start[pending]
+        checked_run_start = np.cumsum(checked_counts) - checked_counts
+        checked = np.repeat(segment_start[pending] - checked_run_start, checked_counts)
+        checked += np.arange(checked.size)
+        found = checked[results.passes[checked]]
         order = found[np.lexsort((-exact[found], pairs.request[found]))]
         rank = np.arange(order.size) - np.searchsorted(pairs.request[order], pairs.request[order])
         kth_best = np.full(requests, -np.inf)
@@ -1175,7 +1198,7 @@ def score_batch(
         {name: values[best] for name, values in components.items()},
         time.first_start[passed][best],
         time.first_end[passed][best],
-        weights,
+        score[best],
     )
     unmatched = [
         p for p, evaluation in zip(prepared, evaluations, strict=True) if not len(evaluation)

@@ -128,6 +128,27 @@ async def _register_volunteers(client: httpx.AsyncClient, count: int) -> None:
     await asyncio.gather(*(one(n) for n in range(count)))
 
 
+async def _caught_up(nats_url: str, timeout: float = 900) -> None:
+    """Wait until every consumer has taken in the registrations, so that the load runs against
+    a settled system rather than behind a backlog."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        waiting = 0
+        for stream, durable in (
+            ("REGISTRY", "matcher-registry"),
+            ("REGISTRY", "notifier-registry"),
+        ):
+            info = await js.consumer_info(stream, durable)
+            waiting += (info.num_pending or 0) + (info.num_ack_pending or 0)
+        if waiting == 0:
+            break
+        await asyncio.sleep(2)
+    print(f"  consumers caught up after {time.perf_counter() - started:.0f} s", flush=True)
+    await nc.close()
+
+
 async def _drive(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -237,7 +258,7 @@ async def _run(data_dir: Path) -> None:
             started = time.perf_counter()
             await _register_volunteers(client, VOLUNTEERS)
             print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
-            await asyncio.sleep(3)  # let the matcher take them all in
+            await _caught_up(stack.env["NATS_URL"])
             listener = await _listen(stack.env["NATS_URL"], timeline)
             results = []
             for rate in RATES:

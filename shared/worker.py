@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -45,42 +45,62 @@ class BrokerStarter:
                 delay = min(delay * 2, 5.0)
 
 
-def ops_app(
-    title: str,
+class Loop(Protocol):
+    """A background loop that finishes the work in hand and returns once asked to stop."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
+
+
+def service_lifespan(
     broker: NatsBroker,
     engine: AsyncEngine,
-    background: list[Callable[[], Coroutine[Any, Any, None]]] | None = None,
-    on_stop: list[Callable[[], Awaitable[None]]] | None = None,
-) -> FastAPI:
-    starter = BrokerStarter(broker)
+    starter: BrokerStarter,
+    loops: list[Loop],
+    cleanup: list[Callable[[], Awaitable[None]]] | None = None,
+) -> Lifespan:
+    """Start the broker (with retries) and the loops; on shutdown, ask the loops to stop rather
+    than cancelling them mid-query, then close the broker and the database."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(starter.run(), name="broker-start")]
-        tasks += [asyncio.create_task(job()) for job in background or []]
+        tasks += [asyncio.create_task(loop.run(), name=type(loop).__name__) for loop in loops]
         try:
             yield
         finally:
-            # Ask the loops to finish what they hold, rather than cancelling them mid-query.
-            for stop in on_stop or []:
-                await stop()
+            for loop in loops:
+                loop.stop()
             tasks[0].cancel()
             _, pending = await asyncio.wait(tasks, timeout=10)
             for task in pending:
                 log.warning("%s did not stop in time", task.get_name())
                 task.cancel()
+            for close in cleanup or []:
+                with contextlib.suppress(Exception):
+                    await close()
             with contextlib.suppress(Exception):
                 await broker.stop()
             await engine.dispose()
 
-    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    return lifespan
+
+
+def add_ops_routes(
+    app: FastAPI, broker: NatsBroker, engine: AsyncEngine, starter: BrokerStarter
+) -> None:
+    """``/healthz`` (the process lives), ``/readyz`` (database, NATS, consumers), ``/metrics``."""
     app.mount("/metrics", make_asgi_app())
 
-    @app.get("/healthz")
+    @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         checks = {"database": False, "nats": False, "consumers": starter.bound}
         with contextlib.suppress(Exception):
@@ -92,4 +112,17 @@ def ops_app(
         ok = all(checks.values())
         return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
+
+def ops_app(
+    title: str,
+    broker: NatsBroker,
+    engine: AsyncEngine,
+    loops: list[Loop],
+    cleanup: list[Callable[[], Awaitable[None]]] | None = None,
+) -> FastAPI:
+    """The whole HTTP side of an event-driven service: operations endpoints only."""
+    starter = BrokerStarter(broker)
+    lifespan = service_lifespan(broker, engine, starter, loops, cleanup)
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    add_ops_routes(app, broker, engine, starter)
     return app

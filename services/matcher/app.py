@@ -43,18 +43,7 @@ def create_app(settings: MatcherSettings) -> FastAPI:
     subscribe(broker, "matcher", "registry.>", DURABLE, matcher.handle)
     observer = ConsumerObserver(broker, [("REGISTRY", DURABLE)])
 
-    async def stop_loops() -> None:
-        matcher.stop()
-        relay.stop()
-        observer.stop()
-
-    app = ops_app(
-        "INVOLVIM Match matcher",
-        broker,
-        engine,
-        background=[matcher.run, relay.run, observer.run],
-        on_stop=[stop_loops],
-    )
+    app = ops_app("INVOLVIM Match matcher", broker, engine, loops=[matcher, relay, observer])
     app.state.matcher = matcher
     return app
 

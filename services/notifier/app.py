@@ -77,17 +77,12 @@ def create_app(settings: NotifierSettings) -> FastAPI:
         broker, [("MATCHER", "notifier-matcher"), ("REGISTRY", "notifier-registry")]
     )
 
-    async def stop_loops() -> None:
-        notifier.stop()
-        relay.stop()
-        observer.stop()
-
     app = ops_app(
         "INVOLVIM Match notifier",
         broker,
         engine,
-        background=[notifier.run, relay.run, observer.run],
-        on_stop=[stop_loops, contacts.close],
+        loops=[notifier, relay, observer],
+        cleanup=[contacts.close],
     )
     app.state.notifier = notifier
     return app

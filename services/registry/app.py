@@ -6,14 +6,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
 
 from services.registry import api, internal, lifecycle, pages
 from services.registry.orm import outbox
@@ -26,7 +23,7 @@ from shared.db import make_engine, make_session_factory
 from shared.events import Event
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
-from shared.worker import BrokerStarter
+from shared.worker import BrokerStarter, add_ops_routes, service_lifespan
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +65,8 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     maintenance = MaintenanceLoop(new_uow, settings.offer_expiry_check_seconds)
     observer = ConsumerObserver(broker, [("MATCHER", "registry-matcher")])
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # NATS is joined on its own schedule: the API accepts work while NATS is down.
-        tasks = [
-            asyncio.create_task(starter.run(), name="broker-start"),
-            asyncio.create_task(relay.run(), name="outbox-relay"),
-            asyncio.create_task(maintenance.run(), name="maintenance"),
-            asyncio.create_task(observer.run(), name="consumer-observer"),
-        ]
-        try:
-            yield
-        finally:
-            relay.stop()
-            maintenance.stop()
-            observer.stop()
-            tasks[0].cancel()
-            _, pending = await asyncio.wait(tasks, timeout=10)
-            for task in pending:
-                log.warning("%s did not stop in time", task.get_name())
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await broker.stop()
-            await engine.dispose()
+    # NATS is joined on its own schedule: the API accepts work while NATS is down.
+    lifespan = service_lifespan(broker, engine, starter, loops=[relay, maintenance, observer])
 
     app = FastAPI(
         title="INVOLVIM Match registry",
@@ -107,26 +83,8 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(internal.router)
     app.include_router(pages.router)
-    app.mount("/metrics", make_asgi_app())
     app.middleware("http")(count_http)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        checks = {"database": False, "nats": False}
-        with contextlib.suppress(Exception):
-            async with engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
-            checks["database"] = True
-        with contextlib.suppress(Exception):
-            checks["nats"] = bool(broker.connection.is_connected)
-        checks["consumers"] = starter.bound
-        ok = all(checks.values())
-        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
-
+    add_ops_routes(app, broker, engine, starter)
     return app
 
 

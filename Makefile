@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench demo messages clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ bench: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(BIN)/involvim demo
+
+# Refresh the page catalogues after changing texts in services/registry/web or its templates.
+CATALOGUES := services/registry/locale
+messages: $(INSTALLED)
+	$(BIN)/pybabel extract --no-location --sort-output --project="INVOLVIM Match" --copyright-holder="the INVOLVIM Match authors" -F babel.cfg -k N_ -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --width 100 -i $(CATALOGUES)/messages.pot -d $(CATALOGUES)
 
 clean:
 	rm -rf $(VENV) .data

@@ -92,6 +92,17 @@ class VolunteerErased(Event):
     volunteer_id: uuid.UUID
 
 
+class VolunteerSignInRequested(Event):
+    """A volunteer asked for a link to their profile (or just registered through the web
+    pages). The notifier emails it; the link itself is signed by the registry at send time,
+    so no stream ever holds something that opens a profile."""
+
+    subject = "registry.volunteer.sign_in_requested.v1"
+    volunteer_id: uuid.UUID
+    expires_at: datetime
+    welcome: bool = False  # True right after sign-up: the message greets rather than answers
+
+
 class RequestSubmitted(Event):
     subject = "registry.request.submitted.v1"
     request_id: uuid.UUID
@@ -207,6 +218,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         VolunteerRegistered,
         VolunteerUpdated,
         VolunteerErased,
+        VolunteerSignInRequested,
         RequestSubmitted,
         RequestCancelled,
         RequestExpired,

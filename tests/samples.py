@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date, timedelta
 from typing import Any
+
+import httpx
 
 ADMIN_KEY = "admin-key-for-tests-only-0123456789"
 SECRET = "secret-for-tests-only-0123456789"
@@ -45,3 +48,19 @@ def request_body(**changes: Any) -> dict[str, Any]:
     }
     body.update(copy.deepcopy(changes))
     return body
+
+
+def form_token(page_html: str) -> str:
+    """The CSRF token a page's form carries (the browser's cookie holds the same value)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page_html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+async def answer_offer(client: httpx.AsyncClient, link: str) -> httpx.Response:
+    """What a volunteer's browser does with an offer's link: open the page, press the button."""
+    page = await client.get(link)
+    token = link.split("token=")[1]
+    return await client.post(
+        link.split("?")[0], data={"token": token, "csrf_token": form_token(page.text)}
+    )

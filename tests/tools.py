@@ -46,3 +46,8 @@ def prometheus_binary() -> str:
 def promtool_binary() -> str:
     prometheus_binary()  # Debian's prometheus package ships promtool beside it
     return debian_binary("promtool", "prometheus")
+
+
+def chromium_binary() -> str:
+    """Debian's Chromium, which the browser tests drive through Playwright."""
+    return debian_binary("chromium", "chromium")

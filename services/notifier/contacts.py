@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -12,6 +13,10 @@ from services.notifier.channels import Transient
 
 class NotYetRecorded(Transient):
     """The registry does not know the offer yet: the two services read the same event."""
+
+
+class UnknownVolunteer(Exception):
+    """The registry has no such volunteer: there is nobody to write to."""
 
 
 class RegistryContacts:
@@ -42,5 +47,31 @@ class RegistryContacts:
         body: dict[str, Any] = response.json()
         return body
 
+    async def sign_in(self, volunteer_id: uuid.UUID, expires_at: datetime) -> dict[str, Any]:
+        """The volunteer's contact details and a sign-in link valid until ``expires_at``,
+        signed by the registry now: ``{"volunteer": {...}, "sign_in_url": str | None}``."""
+        path = f"/internal/v1/volunteers/{volunteer_id}/sign-in"
+        try:
+            response = await self.client.get(path, params={"expires": int(expires_at.timestamp())})
+        except httpx.HTTPError as exc:
+            raise Transient(f"registry unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 404 and _detail(response) == "volunteer not found":
+            # The event is published only after the volunteer's row was committed, so the
+            # volunteer will not appear later. Any other 404 (a registry without this
+            # endpoint, during an upgrade) is worth retrying.
+            raise UnknownVolunteer("the registry does not know the volunteer")
+        if response.status_code != 200:
+            raise Transient(f"registry sign-in look-up answered {response.status_code}")
+        body: dict[str, Any] = response.json()
+        return body
+
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _detail(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("detail") if isinstance(body, dict) else None

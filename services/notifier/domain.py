@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,10 @@ from shared import events
 
 EMAIL, SMS = "email", "sms"
 VOLUNTEER, ORGANISATION, BENEFICIARY = "volunteer", "organisation", "beneficiary"
+SIGN_IN_LINK = "sign_in_link"
+# Messages the recipient asked for themselves: their channel preferences, which are about
+# offers and news, do not stop them.
+ASKED_FOR: frozenset[str] = frozenset({SIGN_IN_LINK})
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Planned:
     kind: str
     channel: str
     recipient: str
-    request_id: uuid.UUID
+    request_id: uuid.UUID | None
     match_id: uuid.UUID | None = None
     volunteer_id: uuid.UUID | None = None
     critical: bool = False
@@ -90,6 +94,21 @@ def plan(event: events.Event) -> list[Planned]:
                     params={"reasons": [r.model_dump(mode="json") for r in event.reasons]},
                 )
             ]
+        case events.VolunteerSignInRequested():
+            # Email only: a link that opens a profile does not go to a phone number, which
+            # changes hands more easily than a mailbox. Critical: the volunteer is waiting.
+            expires_at = whole_seconds(event.expires_at)
+            return [
+                Planned(
+                    SIGN_IN_LINK,
+                    EMAIL,
+                    VOLUNTEER,
+                    None,
+                    volunteer_id=event.volunteer_id,
+                    critical=True,
+                    params={"expires_at": expires_at.isoformat(), "welcome": event.welcome},
+                )
+            ]
         case events.RequestCancelled() if event.volunteer_id is not None:
             return [
                 Planned(
@@ -103,6 +122,35 @@ def plan(event: events.Event) -> list[Planned]:
                 for channel in (EMAIL, SMS)
             ]
     return []
+
+
+def whole_seconds(value: datetime) -> datetime:
+    """An instant in UTC without its fraction of a second (a naive value is taken as UTC): a
+    sign-in link carries its expiry as whole Unix seconds, and its signature covers them."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(aware.timestamp()), UTC)
+
+
+def link_expires_at(params: dict[str, Any]) -> datetime:
+    """When the sign-in link of a planned message stops working."""
+    return whole_seconds(datetime.fromisoformat(params["expires_at"]))
+
+
+def reason_not_to_send(
+    kind: str, context: dict[str, Any], params: dict[str, Any], now: datetime
+) -> str | None:
+    """Why a message planned earlier should no longer go out, judged at send time; None if
+    it should."""
+    if kind == "offer":
+        status = (context.get("match") or {}).get("status")
+        if status != "proposed":
+            return f"the offer is {status}"
+    if kind == SIGN_IN_LINK:
+        if now > link_expires_at(params):
+            return "the link expired before it could be sent"
+        if not context.get("sign_in_url"):
+            return "the registry gave no link"
+    return None
 
 
 def quiet_until(now: datetime, timezone: str, start_hour: int, end_hour: int) -> datetime | None:
@@ -134,6 +182,13 @@ def template_context(
 ) -> dict[str, Any]:
     """Turn the registry's look-up and the event's codes into what the template needs.
     ``short_links``: an SMS carries the registry's short links, leaving room for words."""
+    if kind == SIGN_IN_LINK:
+        return {
+            "volunteer_first_name": (context.get("volunteer") or {}).get("first_name") or "",
+            "sign_in_url": context["sign_in_url"],
+            "expires_at": link_expires_at(params),
+            "welcome": bool(params.get("welcome")),
+        }
     request = context["request"]
     organisation = context["organisation"]
     volunteer = context.get("volunteer") or {}
@@ -204,8 +259,11 @@ class Recipient:
     skip_reason: str | None = None
 
 
-def recipient(planned_recipient: str, channel: str, context: dict[str, Any]) -> Recipient:
-    request = context["request"]
+def recipient(
+    planned_recipient: str, channel: str, context: dict[str, Any], kind: str = ""
+) -> Recipient:
+    # A sign-in link concerns no request: the volunteer's own details are all there is.
+    request = context.get("request") or {"timezone": "UTC"}
     if planned_recipient == VOLUNTEER:
         volunteer = context.get("volunteer") or {}
         locale, timezone = (
@@ -214,7 +272,7 @@ def recipient(planned_recipient: str, channel: str, context: dict[str, Any]) -> 
         )
         if volunteer.get("erased"):
             return Recipient(None, locale, timezone, "the volunteer erased their data")
-        if channel not in volunteer.get("channels", [EMAIL, SMS]):
+        if channel not in volunteer.get("channels", [EMAIL, SMS]) and kind not in ASKED_FOR:
             return Recipient(None, locale, timezone, f"the volunteer opted out of {channel}")
         address = volunteer.get("email") if channel == EMAIL else volunteer.get("phone")
         return Recipient(address, locale, timezone, None if address else f"no {channel} address")

@@ -45,6 +45,7 @@ KINDS: tuple[str, ...] = (
     "match_accepted_beneficiary",
     "offer_declined_organisation",
     "request_unmatched_organisation",
+    "sign_in_link",
 )
 PARTS: tuple[str, ...] = ("subject.txt", "txt", "html", "sms.txt")
 TEMPLATES = Path(__file__).parent / "templates"

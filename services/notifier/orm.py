@@ -26,7 +26,7 @@ notifications = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("recipient", sa.Text, nullable=False),  # volunteer | organisation | beneficiary
-    sa.Column("request_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("request_id", UUID(as_uuid=True)),  # None for a sign-in link
     sa.Column("match_id", UUID(as_uuid=True)),
     sa.Column("volunteer_id", UUID(as_uuid=True)),
     sa.Column("params", JSONB, nullable=False),  # codes only, e.g. reasons or outcome

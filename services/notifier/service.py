@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier import domain, messages
 from services.notifier.channels import DeliveryError, Email, Permanent, Sms, Transient, Unknown
-from services.notifier.contacts import NotYetRecorded, RegistryContacts
+from services.notifier.contacts import NotYetRecorded, RegistryContacts, UnknownVolunteer
 from services.notifier.orm import notifications, outbox
 from shared import events
 from shared.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
@@ -173,7 +173,10 @@ class Notifier:
 
     async def _deliver(self, row: Any) -> None:
         try:
-            context = await self.contacts.look_up(row.request_id, row.match_id, row.volunteer_id)
+            context = await self._look_up(row)
+        except UnknownVolunteer as exc:
+            await self._finish(row, "skipped", None, error=str(exc))
+            return
         except NotYetRecorded as exc:
             # Sub-second retries: the registry records the same event at the same moment.
             await self._retry_or_fail(row, None, str(exc), base_seconds=0.2)
@@ -181,17 +184,14 @@ class Notifier:
         except Transient as exc:
             await self._retry_or_fail(row, None, str(exc))
             return
-        to = domain.recipient(row.recipient, row.channel, context)
+        to = domain.recipient(row.recipient, row.channel, context, row.kind)
         if to.address is None:
             await self._finish(row, "skipped", to.locale, error=to.skip_reason)
             return
-        match = context.get("match") or {}
-        if row.kind == "offer" and match.get("status") != "proposed":
-            await self._finish(
-                row, "skipped", to.locale, error=f"the offer is {match.get('status')}"
-            )
-            return
         now = self.clock()
+        if reason := domain.reason_not_to_send(row.kind, context, row.params, now):
+            await self._finish(row, "skipped", to.locale, error=reason)
+            return
         if row.channel == domain.SMS and not row.critical:
             until = domain.quiet_until(
                 now, to.timezone, self.policy.quiet_start_hour, self.policy.quiet_end_hour
@@ -228,6 +228,12 @@ class Notifier:
             await self._retry_or_fail(row, rendered.locale, str(exc))
         else:
             await self._finish(row, "sent", rendered.locale, provider_id=provider_id)
+
+    async def _look_up(self, row: Any) -> dict[str, Any]:
+        if row.kind == domain.SIGN_IN_LINK:
+            expires_at = domain.link_expires_at(row.params)
+            return await self.contacts.sign_in(row.volunteer_id, expires_at)
+        return await self.contacts.look_up(row.request_id, row.match_id, row.volunteer_id)
 
     async def _hold(self, row: Any, until: datetime) -> None:
         async with self.engine.begin() as conn:

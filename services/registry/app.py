@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from services.registry import api, internal, lifecycle, pages
+from services.registry.errors import NotFound
 from services.registry.orm import outbox
 from services.registry.repository import refresh_gauges
 from services.registry.settings import RegistrySettings
 from services.registry.unit_of_work import UnitOfWork
+from services.registry.web import desk, public, render, volunteer
 from shared.broker import make_broker
 from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine, make_session_factory
@@ -73,7 +76,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        exception_handlers=api.EXCEPTION_HANDLERS,
+        exception_handlers={**api.EXCEPTION_HANDLERS, NotFound: not_found},
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -83,6 +86,10 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(internal.router)
     app.include_router(pages.router)
+    app.include_router(public.router)
+    app.include_router(volunteer.router)
+    app.include_router(desk.router)
+    app.mount("/static", public.static_files, name="static")
     app.middleware("http")(count_http)
     add_ops_routes(app, broker, engine, starter)
     return app
@@ -116,6 +123,16 @@ class MaintenanceLoop:
                 log.warning("maintenance: %s: %s; retrying", type(exc).__name__, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.every_seconds)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """A page answers a missing (or someone else's) thing with a page; the API with JSON."""
+    if request.url.path.startswith(WEB_PREFIXES):
+        return render.page(request, "web/not_found.html", status_code=404)
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+WEB_PREFIXES = ("/desk", "/volunteer")
 
 
 async def count_http(

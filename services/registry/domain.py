@@ -171,6 +171,39 @@ def _link_signature(secret: str, match_id: uuid.UUID, action: str, expires: int)
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
 
 
+# --- sign-in links --------------------------------------------------------------------------
+
+# Part of every signed sign-in message: an offer signature is made over a message that starts
+# with the offer's id, so no offer token can ever open a profile (nor the reverse).
+SIGN_IN_PURPOSE = "volunteer-sign-in"
+
+
+def sign_in_token(secret: str, volunteer_id: uuid.UUID, expires_at: datetime) -> str:
+    """A token that opens one volunteer's profile until ``expires_at`` (whole seconds: the
+    link carries the expiry as a Unix time, and the signature covers exactly that number)."""
+    message = f"{SIGN_IN_PURPOSE}|{volunteer_id}|{int(expires_at.timestamp())}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_in_token_is_valid(
+    secret: str, token: str, volunteer_id: uuid.UUID, expires_at: datetime, now: datetime
+) -> bool:
+    expected = sign_in_token(secret, volunteer_id, expires_at)
+    # Bytes, because a token read from a URL may hold characters compare_digest refuses in str.
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        return False
+    return now <= expires_at
+
+
+def sign_in_url(base_url: str, secret: str, volunteer_id: uuid.UUID, expires_at: datetime) -> str:
+    """The link a volunteer follows to their profile; the page checks it with
+    ``sign_in_token_is_valid(secret, token, volunteer_id, datetime.fromtimestamp(expires, UTC),
+    now)``."""
+    expires = int(expires_at.timestamp())
+    token = sign_in_token(secret, volunteer_id, expires_at)
+    return f"{base_url.rstrip('/')}/volunteer/enter/{volunteer_id}?expires={expires}&token={token}"
+
+
 def check_can_respond(
     match_status: str, request_status: str, deadline: datetime, now: datetime
 ) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.registry import domain
 from services.registry.api import Credentials, bearer_token
@@ -23,6 +24,9 @@ def require_service(request: Request, credentials: Credentials) -> None:
     if not hmac.compare_digest(bearer_token(credentials).encode(), expected.encode()):
         raise Unauthorised("wrong service token")
 
+
+# 9999-12-31T23:59:59Z, the last instant a datetime holds.
+MAX_TIMESTAMP = 253_402_300_799
 
 router = APIRouter(
     prefix="/internal/v1", include_in_schema=False, dependencies=[Depends(require_service)]
@@ -125,3 +129,28 @@ async def request_context(
             raise NotFound("request not found")
         volunteer = await session.get(Volunteer, volunteer_id) if volunteer_id else None
     return await _context(request, support_request, None, volunteer)
+
+
+@router.get("/volunteers/{volunteer_id}/sign-in")
+async def sign_in_context(
+    volunteer_id: uuid.UUID,
+    request: Request,
+    expires: Annotated[
+        int, Query(ge=0, le=MAX_TIMESTAMP, description="when the link expires, Unix seconds")
+    ],
+) -> dict[str, Any]:
+    """Who to email a sign-in link to, and the link, signed now: no stream ever holds it."""
+    async with request.app.state.session_factory() as session:
+        volunteer = await session.get(Volunteer, volunteer_id)
+    if volunteer is None:
+        raise NotFound("volunteer not found")
+    url = None
+    if volunteer.erased_at is None:
+        settings = request.app.state.settings
+        url = domain.sign_in_url(
+            settings.public_base_url,
+            settings.link_secret,
+            volunteer.id,
+            datetime.fromtimestamp(expires, UTC),
+        )
+    return {"volunteer": _volunteer(volunteer), "sign_in_url": url}

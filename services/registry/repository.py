@@ -22,6 +22,21 @@ async def active_match(session: AsyncSession, request_id: uuid.UUID) -> Match | 
     return match
 
 
+async def offers_to(
+    session: AsyncSession, volunteer_id: uuid.UUID
+) -> list[tuple[Match, SupportRequest]]:
+    """Every offer made to this volunteer, newest first, with its request."""
+    rows = (
+        await session.execute(
+            sa.select(Match, SupportRequest)
+            .join(SupportRequest, SupportRequest.id == Match.request_id)
+            .where(Match.volunteer_id == volunteer_id)
+            .order_by(Match.proposed_at.desc())
+        )
+    ).all()
+    return [(match, request) for match, request in rows]
+
+
 async def offers_of(
     session: AsyncSession, request_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[Match, Volunteer]]]:

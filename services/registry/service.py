@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import domain
 from services.registry.errors import Conflict, NotFound, Unauthorised
 from services.registry.orm import Match, Organisation, SupportRequest, Volunteer
-from services.registry.repository import active_match, offers_of
+from services.registry.repository import active_match, offers_of, offers_to
 from services.registry.schemas import RequestIn, VolunteerIn, VolunteerPatch
 from services.registry.unit_of_work import UnitOfWork
 from shared import events
@@ -139,32 +139,56 @@ async def register_volunteer(uow: UnitOfWork, data: VolunteerIn) -> tuple[Volunt
     return volunteer, token
 
 
-async def _own_volunteer(session: AsyncSession, volunteer_id: uuid.UUID, token: str) -> Volunteer:
+@dataclass(frozen=True)
+class SignedIn:
+    """A volunteer whose web session (opened through an emailed link) the pages verified."""
+
+    volunteer_id: uuid.UUID
+
+
+# The API proves ownership with the manage token, the web pages with a signed session.
+VolunteerCredential = str | SignedIn
+
+
+async def _own_volunteer(
+    session: AsyncSession, volunteer_id: uuid.UUID, credential: VolunteerCredential
+) -> Volunteer:
+    if isinstance(credential, SignedIn):
+        volunteer = await session.get(Volunteer, volunteer_id, with_for_update=True)
+        if (
+            volunteer is None
+            or credential.volunteer_id != volunteer_id
+            or volunteer.erased_at is not None
+        ):
+            raise NotFound("volunteer not found")
+        return volunteer
     volunteer = await session.scalar(
         sa.select(Volunteer)
-        .where(Volunteer.manage_token_hash == domain.hash_secret(token))
+        .where(Volunteer.manage_token_hash == domain.hash_secret(credential))
         .with_for_update()
     )
-    if volunteer is None or not domain.secret_matches(token, volunteer.manage_token_hash):
+    if volunteer is None or not domain.secret_matches(credential, volunteer.manage_token_hash):
         raise Unauthorised("unknown manage token")
     if volunteer.id != volunteer_id:
         raise NotFound("volunteer not found")
     return volunteer
 
 
-async def get_volunteer(uow: UnitOfWork, volunteer_id: uuid.UUID, token: str) -> Volunteer:
+async def get_volunteer(
+    uow: UnitOfWork, volunteer_id: uuid.UUID, credential: VolunteerCredential
+) -> Volunteer:
     async with uow:
-        return await _own_volunteer(uow.session, volunteer_id, token)
+        return await _own_volunteer(uow.session, volunteer_id, credential)
 
 
 async def update_volunteer(
-    uow: UnitOfWork, volunteer_id: uuid.UUID, token: str, patch: VolunteerPatch
+    uow: UnitOfWork, volunteer_id: uuid.UUID, credential: VolunteerCredential, patch: VolunteerPatch
 ) -> Volunteer:
     """Apply a partial change, check the whole profile again, emit the new snapshot."""
     changes = patch.model_dump(exclude_unset=True)
     paused = changes.pop("paused", None)
     async with uow:
-        volunteer = await _own_volunteer(uow.session, volunteer_id, token)
+        volunteer = await _own_volunteer(uow.session, volunteer_id, credential)
         merged = _profile_body(volunteer) | changes
         data = VolunteerIn.model_validate(merged)  # raises ValidationError naming the field
         for key, value in _profile_fields(data).items():
@@ -177,10 +201,12 @@ async def update_volunteer(
         return volunteer
 
 
-async def erase_volunteer(uow: UnitOfWork, volunteer_id: uuid.UUID, token: str) -> None:
+async def erase_volunteer(
+    uow: UnitOfWork, volunteer_id: uuid.UUID, credential: VolunteerCredential
+) -> None:
     """Remove every piece of personal data; the row stays so that history keeps its ids."""
     async with uow:
-        volunteer = await _own_volunteer(uow.session, volunteer_id, token)
+        volunteer = await _own_volunteer(uow.session, volunteer_id, credential)
         volunteer.name = volunteer.email = volunteer.phone = None
         volunteer.lat = volunteer.lon = None
         volunteer.manage_token_hash = None
@@ -188,6 +214,53 @@ async def erase_volunteer(uow: UnitOfWork, volunteer_id: uuid.UUID, token: str) 
         volunteer.erased_at = volunteer.updated_at = _now()
         await uow.emit(events.VolunteerErased(volunteer_id=volunteer.id))
         await uow.commit()
+
+
+# A link to a profile opens it for this long; asking again sends a new one.
+SIGN_IN_LINK_LIFETIME = timedelta(hours=1)
+# At most this many profiles share one email address in the link's answer.
+SIGN_IN_PROFILES_PER_ADDRESS = 3
+
+
+def sign_in_event(volunteer_id: uuid.UUID, welcome: bool) -> events.VolunteerSignInRequested:
+    expires_at = (_now() + SIGN_IN_LINK_LIFETIME).replace(microsecond=0)
+    return events.VolunteerSignInRequested(
+        volunteer_id=volunteer_id, expires_at=expires_at, welcome=welcome
+    )
+
+
+async def send_welcome_link(uow: UnitOfWork, volunteer_id: uuid.UUID) -> None:
+    async with uow:
+        await uow.emit(sign_in_event(volunteer_id, welcome=True))
+        await uow.commit()
+
+
+async def request_sign_in(uow: UnitOfWork, email: str) -> int:
+    """Queue a link to each (not erased) profile registered with ``email``; how many. The
+    caller says the same thing whatever the count, so nobody learns who is registered."""
+    async with uow:
+        found = (
+            await uow.session.scalars(
+                sa.select(Volunteer.id)
+                .where(
+                    sa.func.lower(Volunteer.email) == email.strip().lower(),
+                    Volunteer.erased_at.is_(None),
+                )
+                .order_by(Volunteer.created_at.desc())
+                .limit(SIGN_IN_PROFILES_PER_ADDRESS)
+            )
+        ).all()
+        for volunteer_id in found:
+            await uow.emit(sign_in_event(volunteer_id, welcome=False))
+        await uow.commit()
+    return len(found)
+
+
+async def volunteer_offers(
+    uow: UnitOfWork, volunteer_id: uuid.UUID
+) -> list[tuple[Match, SupportRequest]]:
+    async with uow:
+        return await offers_to(uow.session, volunteer_id)
 
 
 # --- support requests -----------------------------------------------------------------------

@@ -5,7 +5,6 @@ Every check is on what a person sees: the emails, the SMS and the API's answers.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +15,8 @@ import httpx
 import pytest
 
 from shared.local import LocalStack
-from tests.samples import request_body, volunteer_body
+from tests.e2e.conftest import running_system
+from tests.samples import answer_offer, request_body, volunteer_body
 from tests.servers import MailServer, SmsProvider
 
 pytestmark = pytest.mark.e2e
@@ -100,61 +100,14 @@ def link(text: str, action: str) -> str:
 
 @pytest.fixture(scope="module")
 async def journey(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Journey]:
-    mail, sms = MailServer(), SmsProvider()
-    mail.start()
-    sms.start()
-    given = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")} | {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail.port),
-        "SMS_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": "AC-journey",
-        "TWILIO_AUTH_TOKEN": "journey-token",
-        "TWILIO_FROM": "+48500100200",
-        "TWILIO_API_BASE": sms.url,
-        "DELIVERY_BACKOFF_SECONDS": "0.3",
-        "DELIVERY_POLL_SECONDS": "0.2",
-        "OUTBOX_POLL_SECONDS": "0.1",
-        "MATCHER_BATCH_WINDOW_MS": "20",
-        "OFFER_TTL_CRITICAL_SECONDS": "4",
-        "OFFER_EXPIRY_CHECK_SECONDS": "0.5",
-        # Quiet hours that never apply, so the SMS checks hold at any time of day.
-        "QUIET_HOURS_START": "0",
-        "QUIET_HOURS_END": "0",
-    }
-    stack = LocalStack(
-        tmp_path_factory.mktemp("stack") / ".data", given=given, familiar_ports=False
-    )
-    try:
-        await asyncio.to_thread(stack.start_infrastructure)  # migrations run their own event loop
-        for name in ("registry", "matcher", "notifier"):
-            stack.start_service(name)
-        urls = [
-            stack.env["REGISTRY_URL"],
-            f"http://127.0.0.1:{stack.env['MATCHER_METRICS_PORT']}",
-            f"http://127.0.0.1:{stack.env['NOTIFIER_METRICS_PORT']}",
-        ]
-        async with httpx.AsyncClient(base_url=stack.env["REGISTRY_URL"], timeout=10) as api:
-            deadline = time.monotonic() + 60
-            for url in urls:
-                while True:
-                    try:
-                        if (await api.get(f"{url}/readyz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert stack.first_exited() is None, f"{stack.first_exited()} exited"
-                    assert time.monotonic() < deadline, f"{url} not ready"
-                    await asyncio.sleep(0.2)
-            org = await api.post(
-                "/v1/organisations",
-                json={"name": "Płock Family Foundation", "email": "desk@example.org"},
-                headers={"Authorization": f"Bearer {stack.env['ADMIN_API_KEY']}"},
-            )
-            yield Journey(stack, mail, sms, api, org.json()["api_key"])
-    finally:
-        stack.stop()
-        mail.stop()
-        sms.stop()
+    async with running_system(tmp_path_factory.mktemp("stack") / ".data") as system:
+        stack, mail, sms, api = system
+        org = await api.post(
+            "/v1/organisations",
+            json={"name": "Płock Family Foundation", "email": "desk@example.org"},
+            headers={"Authorization": f"Bearer {stack.env['ADMIN_API_KEY']}"},
+        )
+        yield Journey(stack, mail, sms, api, org.json()["api_key"])
 
 
 async def test_a_best_volunteer_accepts_through_the_link_in_the_email(journey: Journey) -> None:
@@ -181,8 +134,7 @@ async def test_a_best_volunteer_accepts_through_the_link_in_the_email(journey: J
     accept = link(text, "accept")
     page = await journey.api.get(accept)
     assert page.status_code == 200 and 'lang="uk"' in page.text
-    token = accept.split("token=")[1]
-    decided = await journey.api.post(accept.split("?")[0], data={"token": token})
+    decided = await answer_offer(journey.api, accept)
     assert decided.status_code == 200
 
     body = await journey.wait_for(request["id"], "accepted")
@@ -208,7 +160,7 @@ async def test_b_a_decline_goes_to_the_second_best(journey: Journey) -> None:
     await journey.wait_for(request["id"], "proposed")
     [offer] = await journey.mail_to("iryna@example.org")
     decline = link(body_of(offer), "decline")
-    await journey.api.post(decline.split("?")[0], data={"token": decline.split("token=")[1]})
+    await answer_offer(journey.api, decline)
 
     [second] = await journey.mail_to("marta@example.org")
     assert link(body_of(second), "accept")

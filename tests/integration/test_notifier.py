@@ -7,8 +7,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -19,12 +21,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.notifier.app import create_app as create_notifier
 from services.notifier.settings import NotifierSettings
+from services.registry import domain as registry_domain
 from services.registry.app import create_app as create_registry
+from services.registry.orm import outbox as registry_outbox
 from shared import events
+from shared.outbox import add_event
 from tests import jetstream
 from tests.conftest import Database
 from tests.integration.conftest import registry_settings
-from tests.samples import ADMIN_KEY, SECRET, request_body, volunteer_body
+from tests.samples import ADMIN_KEY, SECRET, answer_offer, request_body, volunteer_body
 from tests.servers import HttpApp, MailServer, SmsProvider
 
 pytestmark = pytest.mark.integration
@@ -218,8 +223,8 @@ async def test_the_offer_reaches_the_volunteer_by_email_and_sms_in_their_languag
 
     # The link in the message works: the volunteer accepts, the organisation hears of it.
     accept = text.split(f"/offers/{proposed.match_id}/accept?token=")[1].split()[0]
-    answered = await stack.client.post(
-        f"/offers/{proposed.match_id}/accept", data={"token": accept}
+    answered = await answer_offer(
+        stack.client, f"/offers/{proposed.match_id}/accept?token={accept}"
     )
     assert answered.status_code == 200
     await wait_until(lambda: any(m["To"] == "desk@example.org" for m in stack.mail.messages))
@@ -336,4 +341,186 @@ async def test_channel_preferences_are_honoured(stack: Stack) -> None:
     assert statuses["sms"] == ("skipped", "the volunteer opted out of sms")
 
 
-_ = UTC
+# --- sign-in links --------------------------------------------------------------------------
+
+
+async def record_in_registry_outbox(database: Database, event: events.Event) -> None:
+    """What the registry's pages do when a volunteer asks for a link: the registry's relay
+    takes it from there."""
+    engine = create_async_engine(database.url)
+    async with engine.begin() as conn:
+        await add_event(conn, registry_outbox, event)
+    await engine.dispose()
+
+
+def sign_in_link(body: str, volunteer_id: str) -> tuple[str, int]:
+    """The token and expiry of the (first) sign-in link in ``body``, text or HTML."""
+    marker = f"/volunteer/enter/{volunteer_id}?"
+    rest = unescape(body).split(marker)[1]
+    query = parse_qs(urlsplit(marker + rest.split()[0].split('"')[0]).query)
+    return query["token"][0], int(query["expires"][0])
+
+
+async def test_a_sign_in_link_reaches_the_volunteer_once_in_their_language(stack: Stack) -> None:
+    await stack.start_notifier()
+    people = await stack.setup_people()
+    volunteer_id = people["volunteer"]["id"]
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    requested = events.VolunteerSignInRequested(volunteer_id=volunteer_id, expires_at=expires_at)
+    await record_in_registry_outbox(stack.database, requested)
+
+    await wait_until(lambda: len(stack.mail.messages) == 1)
+    [mail] = stack.mail.messages
+    assert mail["To"] == "olena.kovalenko@example.org"
+    assert mail["Content-Language"] == "uk"
+    assert mail["Subject"] == "Ваше посилання на профіль в INVOLVIM Match"
+    text, html = text_part(mail, "plain"), text_part(mail, "html")
+    valid_until = expires_at.astimezone(ZoneInfo("Europe/Warsaw")).strftime("%H:%M")
+    assert "Посилання дійсне до " in text and f", {valid_until}." in text
+    assert text.startswith("Добрий день, Olena!")
+    token, expires = sign_in_link(text, volunteer_id)
+    assert expires == int(expires_at.timestamp())
+    assert (token, expires) == sign_in_link(html, volunteer_id)
+    assert registry_domain.sign_in_token_is_valid(
+        SECRET,
+        token,
+        uuid.UUID(volunteer_id),
+        datetime.fromtimestamp(expires, UTC),
+        datetime.now(UTC),
+    )
+
+    # Delivered again (a relay that republished, a consumer that did not ack): nothing new.
+    await jetstream.publish(stack.nats_url, requested, msg_id="again-1")
+    await jetstream.publish(stack.nats_url, requested, msg_id="again-2")
+    await asyncio.sleep(1.5)
+    assert len(stack.mail.messages) == 1
+    assert stack.sms.calls == []
+    [row] = await stack.notifications()
+    assert (row.kind, row.channel, row.status) == ("sign_in_link", "email", "sent")
+    assert row.request_id is None and str(row.volunteer_id) == volunteer_id
+    sent = await jetstream.wait_for_messages(stack.nats_url, "NOTIFIER", 1)
+    assert [(e["kind"], e["channel"]) for s, e in sent if s.endswith("sent.v1")] == [
+        ("sign_in_link", "email")
+    ]
+
+
+async def test_a_welcome_link_goes_by_email_whatever_the_channel_preferences(
+    stack: Stack,
+) -> None:
+    # Quiet hours now: an email was never held by them, and a sign-in link is critical anyway.
+    quiet_start, quiet_end = quiet_hours_now()
+    await stack.start_notifier(quiet_hours_start=quiet_start, quiet_hours_end=quiet_end)
+    people = await stack.setup_people(channels=["sms"], locale="fi", timezone="Europe/Helsinki")
+    volunteer_id = people["volunteer"]["id"]
+    expires_at = datetime.now(UTC) + timedelta(days=1)
+    await jetstream.publish(
+        stack.nats_url,
+        events.VolunteerSignInRequested(
+            volunteer_id=volunteer_id, expires_at=expires_at, welcome=True
+        ),
+    )
+    await wait_until(lambda: len(stack.mail.messages) == 1)
+    [mail] = stack.mail.messages
+    assert mail["Content-Language"] == "fi"
+    text = text_part(mail, "plain")
+    assert "Kiitos, että rekisteröidyit" in text
+    token, expires = sign_in_link(text, volunteer_id)
+    assert expires == int(expires_at.timestamp())  # the fraction of a second is dropped
+    assert registry_domain.sign_in_token_is_valid(
+        SECRET,
+        token,
+        uuid.UUID(volunteer_id),
+        datetime.fromtimestamp(expires, UTC),
+        datetime.now(UTC),
+    )
+    assert stack.sms.calls == []
+
+
+async def test_no_sign_in_link_for_an_erased_volunteer_an_expired_link_or_a_stranger(
+    stack: Stack,
+) -> None:
+    await stack.start_notifier()
+    people = await stack.setup_people()
+    volunteer = people["volunteer"]
+    erased = await stack.client.delete(
+        f"/v1/volunteers/{volunteer['id']}",
+        headers={"Authorization": f"Bearer {volunteer['manage_token']}"},
+    )
+    assert erased.status_code == 204, erased.text
+    other = (
+        await stack.client.post(
+            "/v1/volunteers", json=volunteer_body(email="other@example.org", phone="+48601111222")
+        )
+    ).json()
+    later, stranger = datetime.now(UTC) + timedelta(hours=1), uuid.uuid4()
+    for requested in (
+        events.VolunteerSignInRequested(volunteer_id=volunteer["id"], expires_at=later),
+        events.VolunteerSignInRequested(
+            volunteer_id=other["id"], expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        ),
+        events.VolunteerSignInRequested(volunteer_id=stranger, expires_at=later),
+    ):
+        await jetstream.publish(stack.nats_url, requested)
+
+    async def finished() -> list[Any]:
+        return [r for r in await stack.notifications() if r.status != "queued"]
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(rows := await finished()) < 3:
+        assert asyncio.get_running_loop().time() < deadline, rows
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    assert stack.mail.messages == []
+    reasons = {r.volunteer_id: (r.status, r.last_error) for r in rows}
+    assert reasons[uuid.UUID(volunteer["id"])] == ("skipped", "the volunteer erased their data")
+    assert reasons[uuid.UUID(other["id"])] == (
+        "skipped",
+        "the link expired before it could be sent",
+    )
+    assert reasons[stranger] == (
+        "skipped",
+        "the registry does not know the volunteer",
+    )
+
+
+async def test_the_registry_signs_sign_in_links_for_the_notifier_only(stack: Stack) -> None:
+    people = await stack.setup_people()
+    volunteer = people["volunteer"]
+    path = f"/internal/v1/volunteers/{volunteer['id']}/sign-in"
+    expires = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    service = {"Authorization": f"Bearer {SECRET}"}
+    assert (await stack.client.get(path, params={"expires": expires})).status_code == 401
+    wrong = {"Authorization": f"Bearer {volunteer['manage_token']}"}
+    assert (
+        await stack.client.get(path, params={"expires": expires}, headers=wrong)
+    ).status_code == 401
+    assert (await stack.client.get(path, headers=service)).status_code == 422
+    unknown = await stack.client.get(
+        f"/internal/v1/volunteers/{uuid.uuid4()}/sign-in",
+        params={"expires": expires},
+        headers=service,
+    )
+    assert unknown.status_code == 404
+
+    body = (await stack.client.get(path, params={"expires": expires}, headers=service)).json()
+    assert body["volunteer"]["first_name"] == "Olena"
+    assert body["volunteer"]["email"] == "olena.kovalenko@example.org"
+    assert body["volunteer"]["erased"] is False
+    token, signed_expires = sign_in_link(body["sign_in_url"], volunteer["id"])
+    assert signed_expires == expires
+    assert body["sign_in_url"].startswith("http://127.0.0.1:8000/volunteer/enter/")
+    assert registry_domain.sign_in_token_is_valid(
+        SECRET,
+        token,
+        uuid.UUID(volunteer["id"]),
+        datetime.fromtimestamp(expires, UTC),
+        datetime.now(UTC),
+    )
+
+    await stack.client.delete(
+        f"/v1/volunteers/{volunteer['id']}",
+        headers={"Authorization": f"Bearer {volunteer['manage_token']}"},
+    )
+    body = (await stack.client.get(path, params={"expires": expires}, headers=service)).json()
+    assert body["sign_in_url"] is None
+    assert body["volunteer"]["erased"] is True and body["volunteer"]["email"] is None

@@ -32,6 +32,11 @@ REGISTRY_LINK = (
 ACCEPT = "https://match.example.org/o/7f3a/accept?t=1803916800.3f9a1c0e&x=1"
 DECLINE = "https://match.example.org/o/7f3a/decline?t=1803916800.b2d4f6a8&x=1"
 RESPOND_BY = dt.datetime(2027, 3, 2, 16, 0, tzinfo=dt.UTC)
+# As long as the registry's: base, volunteer id, expiry and a 64-character signature.
+SIGN_IN = (
+    "https://match.example.org/volunteer/enter/0b6f3c52-9a4e-4a8e-8d55-2f1b7c9e4d10"
+    "?expires=1803916800&token=3f9a1c0e5b7d2a4c6e8f0a1b3c5d7e9f1a2b3c4d5e6f708192a3b4c5d6e7f809"
+)
 
 OFFER_REASONS = [
     {"code": "shared_language", "language": "uk", "level": "native"},
@@ -98,6 +103,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "beneficiary_display_name": "Zofia Wójcik",
         "reasons": UNMATCHED_REASONS,
     },
+    "sign_in_link": {
+        "volunteer_first_name": "Олена",
+        "sign_in_url": SIGN_IN,
+        "expires_at": RESPOND_BY,
+        "welcome": False,
+    },
 }
 OPTIONAL_KEYS = {"match_accepted_organisation": {"how_to_meet"}}
 MATRIX = [(locale, kind) for locale in LOCALES for kind in KINDS]
@@ -150,8 +161,13 @@ def test_translations_are_not_english(locale: str, kind: str) -> None:
     assert translated.text != english.text
     assert translated.html != english.html
     assert translated.sms != english.sms
-    # No English sentence survived into the translation.
-    english_lines = {line for line in english.text.splitlines() if len(line) > 20}
+    # No English sentence survived into the translation (a link on a line of its own is no
+    # sentence).
+    english_lines = {
+        line
+        for line in english.text.splitlines()
+        if len(line) > 20 and not line.startswith("https://")
+    }
     assert not english_lines & set(translated.text.splitlines())
 
 
@@ -458,3 +474,58 @@ def test_every_template_file_is_a_known_part_of_a_known_kind() -> None:
     for locale in LOCALES:
         assert _template_files(locale) <= known, locale
     assert {path.name for path in Path(TEMPLATES).iterdir() if path.is_file()} == {"_layout.html"}
+
+
+# --- sign-in link ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("welcome", [False, True])
+def test_the_sign_in_email_holds_the_link_and_the_sms_does_not(locale: str, welcome: bool) -> None:
+    rendered = render("sign_in_link", locale, _sample("sign_in_link", welcome=welcome))
+    assert rendered.text.splitlines()[3] == SIGN_IN  # on a line of its own: easy to click
+    assert f'href="{html.escape(SIGN_IN)}"' in rendered.html
+    assert "Олена" in rendered.text and "Олена" in rendered.html
+    # Should an SMS ever be sent, it only points to the mailbox.
+    assert "http" not in rendered.sms and segments(rendered.sms) <= 2
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_welcome_reads_differently_from_a_requested_link(locale: str) -> None:
+    requested = render("sign_in_link", locale, _sample("sign_in_link"))
+    welcome = render("sign_in_link", locale, _sample("sign_in_link", welcome=True))
+    assert requested.subject != welcome.subject
+    assert requested.text.splitlines()[2] != welcome.text.splitlines()[2]
+    assert requested.text.splitlines()[-3] != welcome.text.splitlines()[-3]
+
+
+@pytest.mark.parametrize(
+    ("locale", "timezone", "valid_until"),
+    [
+        ("en", "Europe/Dublin", "The link is valid until 2 March 2027, 16:00."),
+        ("pl", "Europe/Warsaw", "Link jest ważny do 2 marca 2027, godz. 17:00."),
+        ("uk", "Europe/Kyiv", "Посилання дійсне до 2 березня 2027\u202fр., 18:00."),
+        ("ru", "Europe/Moscow", "Ссылка действительна до 2 марта 2027\u202fг., 19:00."),
+        ("fi", "Europe/Helsinki", "Linkki on voimassa 2. maaliskuuta 2027 klo 18.00 asti."),
+        ("pt", "Europe/Lisbon", "A ligação é válida até 2 de março de 2027, às 16:00."),
+        ("sl", "Europe/Ljubljana", "Rok veljavnosti povezave: 2. marec 2027 ob 17:00."),
+    ],
+)
+def test_the_sign_in_link_says_until_when_in_the_volunteer_s_time_zone(
+    locale: str, timezone: str, valid_until: str
+) -> None:
+    rendered = render("sign_in_link", locale, _sample("sign_in_link"), timezone)
+    assert valid_until in rendered.text.splitlines()
+
+
+def test_the_english_sign_in_email_reads_well() -> None:
+    requested = render("sign_in_link", "en", _sample("sign_in_link", volunteer_first_name="Ann"))
+    assert requested.subject == "Your link to your INVOLVIM Match profile"
+    assert requested.text == (
+        "Hello Ann,\n\nHere is your link to your INVOLVIM Match profile:\n"
+        f"{SIGN_IN}\n\nThe link is valid until 2 March 2027, 16:00.\n\n"
+        "If you did not ask for this link, you can ignore this email.\n\nINVOLVIM Match\n"
+    )
+    welcome = render("sign_in_link", "en", _sample("sign_in_link", welcome=True))
+    assert welcome.text.splitlines()[2].startswith("Thank you for signing up")
+    assert "If you did not sign up, you can ignore this email." in welcome.text

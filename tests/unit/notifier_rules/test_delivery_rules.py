@@ -132,3 +132,97 @@ def test_recipients_are_resolved_from_current_details_and_preferences() -> None:
     no_consent = domain.recipient("beneficiary", "email", context())
     assert no_consent.skip_reason == "no contact consent"
     assert domain.recipient("organisation", "email", context()).address == "desk@example.org"
+
+
+# --- sign-in links --------------------------------------------------------------------------
+
+EXPIRES = datetime(2027, 3, 2, 16, 0, 0, 750_000, tzinfo=UTC)
+
+
+def sign_in_requested(welcome: bool = False) -> events.VolunteerSignInRequested:
+    return events.VolunteerSignInRequested(
+        volunteer_id=IDS["volunteer_id"], expires_at=EXPIRES, welcome=welcome
+    )
+
+
+def sign_in_context(**volunteer: object) -> dict[str, object]:
+    return {
+        "volunteer": {
+            "first_name": "Olena",
+            "locale": "uk",
+            "timezone": "Europe/Kyiv",
+            "channels": ["email", "sms"],
+            "email": "o@example.org",
+            "phone": "+48601234567",
+            "erased": False,
+        }
+        | volunteer,
+        "sign_in_url": "https://match.example.org/volunteer/enter/x?expires=1&token=t",
+    }
+
+
+def test_a_sign_in_link_goes_by_email_only_and_is_never_held() -> None:
+    event = sign_in_requested(welcome=True)
+    [planned] = domain.plan(event)
+    assert (planned.kind, planned.channel, planned.recipient) == (
+        "sign_in_link",
+        "email",
+        "volunteer",
+    )
+    assert planned.volunteer_id == IDS["volunteer_id"] and planned.request_id is None
+    assert planned.critical
+    # Whole seconds, as the link carries them.
+    assert planned.params == {"expires_at": "2027-03-02T16:00:00+00:00", "welcome": True}
+    assert domain.plan(event)[0].key(event.event_id) == planned.key(event.event_id)
+    assert planned.key(event.event_id) != domain.plan(sign_in_requested())[0].key(uuid.uuid4())
+
+
+def test_whole_seconds_take_a_naive_instant_as_utc() -> None:
+    assert domain.whole_seconds(datetime(2027, 3, 2, 16, 0, 0, 999_999)) == datetime(
+        2027, 3, 2, 16, 0, tzinfo=UTC
+    )
+    params = {"expires_at": "2027-03-02T18:00:00.5+02:00"}
+    assert domain.link_expires_at(params) == datetime(2027, 3, 2, 16, 0, tzinfo=UTC)
+
+
+def test_a_sign_in_link_is_not_sent_once_expired_or_without_a_link() -> None:
+    [planned] = domain.plan(sign_in_requested())
+    before, after = EXPIRES - timedelta(minutes=1), EXPIRES + timedelta(seconds=1)
+    assert (
+        domain.reason_not_to_send("sign_in_link", sign_in_context(), planned.params, before) is None
+    )
+    assert domain.reason_not_to_send("sign_in_link", sign_in_context(), planned.params, after) == (
+        "the link expired before it could be sent"
+    )
+    no_link = sign_in_context() | {"sign_in_url": None}
+    assert domain.reason_not_to_send("sign_in_link", no_link, planned.params, before) == (
+        "the registry gave no link"
+    )
+    offer = {"match": {"status": "accepted"}}
+    assert domain.reason_not_to_send("offer", offer, {}, before) == "the offer is accepted"
+    assert domain.reason_not_to_send("offer", {"match": {"status": "proposed"}}, {}, before) is None
+
+
+def test_a_sign_in_link_reaches_whoever_asked_unless_erased() -> None:
+    to = domain.recipient("volunteer", "email", sign_in_context(), "sign_in_link")
+    assert (to.address, to.locale, to.timezone) == ("o@example.org", "uk", "Europe/Kyiv")
+    # Preferences are about offers: a link the volunteer asked for still reaches them.
+    sms_only = sign_in_context(channels=["sms"])
+    assert domain.recipient("volunteer", "email", sms_only, "sign_in_link").address == (
+        "o@example.org"
+    )
+    assert domain.recipient("volunteer", "email", sms_only, "offer").address is None
+    erased = sign_in_context(erased=True, email=None, first_name=None)
+    gone = domain.recipient("volunteer", "email", erased, "sign_in_link")
+    assert gone.address is None and gone.skip_reason == "the volunteer erased their data"
+
+
+def test_the_sign_in_template_context() -> None:
+    [planned] = domain.plan(sign_in_requested(welcome=True))
+    values = domain.template_context("sign_in_link", sign_in_context(), planned.params)
+    assert values == {
+        "volunteer_first_name": "Olena",
+        "sign_in_url": "https://match.example.org/volunteer/enter/x?expires=1&token=t",
+        "expires_at": datetime(2027, 3, 2, 16, 0, tzinfo=UTC),
+        "welcome": True,
+    }

@@ -1,0 +1,1 @@
+"""The registry's server-rendered pages: forms, languages and helpers."""

@@ -1,0 +1,125 @@
+"""Web sessions and CSRF protection for the pages.
+
+A session is a signed cookie ``<kind>.<id>.<expires>.<signature>``: ``v`` for a volunteer
+(opened through an emailed link), ``o`` for an organisation's desk (opened with its key). It
+holds no personal data and is checked against the database on every request, so an erased
+volunteer's session opens nothing. Cookies are HttpOnly, SameSite=Lax (a link from an email
+still arrives signed in; a form posted from another site does not carry them) and Secure
+when the site is served over TLS.
+
+CSRF: every form carries the value of the ``csrf`` cookie, a random token the browser of the
+page's reader alone knows (double submit); a POST whose field and cookie differ is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import Request, Response
+
+SESSION_COOKIE = "involvim_session"
+CSRF_COOKIE = "involvim_csrf"
+LANGUAGE_COOKIE = "involvim_lang"
+CSRF_FIELD = "csrf_token"
+VOLUNTEER = "v"
+ORGANISATION = "o"
+# A volunteer comes back now and then through their link; a desk is a working day.
+SESSION_LIFETIME = {VOLUNTEER: timedelta(days=7), ORGANISATION: timedelta(hours=10)}
+
+
+@dataclass(frozen=True)
+class Session:
+    kind: str
+    subject_id: uuid.UUID
+    expires: int
+
+
+def _signature(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), f"web-session|{payload}".encode(), hashlib.sha256).hexdigest()
+
+
+def session_value(secret: str, kind: str, subject_id: uuid.UUID, now: datetime) -> str:
+    expires = int((now + SESSION_LIFETIME[kind]).timestamp())
+    payload = f"{kind}.{subject_id}.{expires}"
+    return f"{payload}.{_signature(secret, payload)}"
+
+
+def read_session(secret: str, value: str | None, now: datetime) -> Session | None:
+    if not value:
+        return None
+    payload, _, signature = value.rpartition(".")
+    if not hmac.compare_digest(signature, _signature(secret, payload)):
+        return None
+    kind, subject, expires = [*payload.split("."), "", "", ""][:3]
+    if kind not in SESSION_LIFETIME or not expires.isdigit() or int(expires) < now.timestamp():
+        return None
+    try:
+        return Session(kind, uuid.UUID(subject), int(expires))
+    except ValueError:
+        return None
+
+
+def served_over_tls(request: Request) -> bool:
+    public: str = request.app.state.settings.public_base_url
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=served_over_tls(request),
+    )
+
+
+def open_session(request: Request, response: Response, kind: str, subject_id: uuid.UUID) -> None:
+    secret: str = request.app.state.settings.link_secret
+    now = datetime.now().astimezone()
+    value = session_value(secret, kind, subject_id, now)
+    set_cookie(
+        request, response, SESSION_COOKIE, value, int(SESSION_LIFETIME[kind].total_seconds())
+    )
+
+
+def close_session(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=served_over_tls(request)
+    )
+
+
+def current_session(request: Request, kind: str) -> Session | None:
+    secret: str = request.app.state.settings.link_secret
+    found = read_session(secret, request.cookies.get(SESSION_COOKIE), datetime.now().astimezone())
+    return found if found is not None and found.kind == kind else None
+
+
+def csrf_token(request: Request) -> str:
+    """The reader's CSRF token: the cookie's, or a new one that the page's answer will set."""
+    existing = request.cookies.get(CSRF_COOKIE)
+    if existing and len(existing) >= 32:
+        return existing
+    token: str | None = getattr(request.state, "new_csrf", None)
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf = token
+    return token
+
+
+def remember_csrf(request: Request, response: Response) -> None:
+    token: str | None = getattr(request.state, "new_csrf", None)
+    if token is not None:
+        set_cookie(request, response, CSRF_COOKIE, token, 60 * 60 * 24 * 30)
+
+
+def csrf_is_valid(request: Request, submitted: str | None) -> bool:
+    expected = request.cookies.get(CSRF_COOKIE)
+    return bool(expected and submitted) and hmac.compare_digest(str(submitted), str(expected))

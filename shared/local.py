@@ -164,6 +164,7 @@ def run_foreground(data_dir: Path) -> int:
             stack.start_service(name)
         print(
             f"INVOLVIM Match is running.\n"
+            f"  web pages     {stack.env['REGISTRY_URL']}/  (volunteers; organisations at /desk)\n"
             f"  registry API  {stack.env['REGISTRY_URL']}  (docs: {stack.env['REGISTRY_URL']}/docs)\n"
             f"  matcher       http://127.0.0.1:{stack.env['MATCHER_METRICS_PORT']}/metrics\n"
             f"  notifier      http://127.0.0.1:{stack.env['NOTIFIER_METRICS_PORT']}/metrics\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -423,3 +424,36 @@ async def test_cookies_are_secure_when_served_over_tls(registry: Registry) -> No
     session = [c for c in answer.headers.get_list("set-cookie") if c.startswith("involvim_session")]
     assert session and "Secure" in session[0] and "SameSite=lax" in session[0]
     await secure.aclose()
+
+
+async def test_every_form_refuses_a_post_without_the_csrf_token(registry: Registry) -> None:
+    await sign_up(registry)
+    desk = await desk_session(registry)
+    form = await desk.get("/desk/requests/new")
+    filed = await desk.post("/desk/requests/new", data=request_form(csrf_of(form)))
+    request_path = filed.headers["location"].split("?")[0]
+    before = await counts(registry)
+    volunteer_posts = [
+        "/volunteer/sign-up",
+        "/volunteer/sign-in",
+        "/volunteer/sign-out",
+        "/volunteer/profile/edit",
+        "/volunteer/profile/pause",
+        f"/volunteer/offers/{uuid.uuid4()}/accept",
+        "/volunteer/delete",
+        f"/offers/{uuid.uuid4()}/accept",
+    ]
+    desk_posts = [
+        "/desk/sign-in",
+        "/desk/sign-out",
+        "/desk/requests/new",
+        f"{request_path}/cancel",
+        f"{request_path}/complete",
+    ]
+    for client, paths in ((registry.client, volunteer_posts), (desk, desk_posts)):
+        for path in paths:
+            answer = await client.post(path, data={"csrf_token": "forged", "paused": "1"})
+            assert answer.status_code == 403, path
+    assert await counts(registry) == before
+    assert (await registry.client.get("/volunteer/profile")).status_code == 200  # still signed in
+    await desk.aclose()

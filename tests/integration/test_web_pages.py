@@ -3,6 +3,7 @@ sessions, languages and the same authorisation as the API."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.registry import domain
 from services.registry.web import security
 from tests.integration.conftest import Registry
+from tests.samples import volunteer_body
 
 pytestmark = pytest.mark.integration
 
@@ -457,3 +459,42 @@ async def test_every_form_refuses_a_post_without_the_csrf_token(registry: Regist
     assert await counts(registry) == before
     assert (await registry.client.get("/volunteer/profile")).status_code == 200  # still signed in
     await desk.aclose()
+
+
+async def test_saving_the_form_keeps_times_the_grid_cannot_show(registry: Registry) -> None:
+    created = await registry.client.post(
+        "/v1/volunteers",
+        json=volunteer_body(availability=[{"day": "tue", "start": "17:30", "end": "19:00"}]),
+    )
+    volunteer = created.json()
+    url = domain.sign_in_url(
+        "http://registry.test", registry.settings.link_secret, uuid.UUID(volunteer["id"]),
+        domain_expiry(hours=1),
+    )  # fmt: skip
+    await registry.client.get(url.removeprefix("http://registry.test"))
+    edit = await registry.client.get("/volunteer/profile/edit")
+    values = dict(
+        re.findall(r'name="(slots_before|availability_before)" value="([^"]*)"', edit.text)
+    )
+    kept = await registry.client.post(
+        "/volunteer/profile/edit",
+        data=volunteer_form(
+            csrf_of(edit), consent=None, slot=["tue-18"], slots_before=values["slots_before"],
+            availability_before=html.unescape(values["availability_before"]), capacity="3",
+        ),
+    )  # fmt: skip
+    assert kept.status_code == 303, kept.text
+    data = json.loads((await registry.client.get("/volunteer/profile/data.json")).text)
+    assert data["profile"]["availability"] == [{"day": "tue", "start": "17:30", "end": "19:00"}]
+    assert data["profile"]["capacity"] == 3
+    # A changed grid replaces the times.
+    changed = await registry.client.post(
+        "/volunteer/profile/edit",
+        data=volunteer_form(
+            csrf_of(edit), consent=None, slot=["wed-10"], slots_before=values["slots_before"],
+            availability_before=html.unescape(values["availability_before"]),
+        ),
+    )  # fmt: skip
+    assert changed.status_code == 303
+    data = json.loads((await registry.client.get("/volunteer/profile/data.json")).text)
+    assert data["profile"]["availability"] == [{"day": "wed", "start": "10:00", "end": "11:00"}]

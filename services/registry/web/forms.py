@@ -8,6 +8,7 @@ messages next to the fields, in the page's language.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,21 @@ def slots_from_windows(windows: Sequence[Mapping[str, str]]) -> set[str]:
             ):
                 slots.add(f"{window['day']}-{hour:02}")
     return slots
+
+
+def _availability(form: Form) -> list[dict[str, str]]:
+    """The ticked hours as windows; but when the grid was left as it was shown, the stored
+    windows, so that times the grid cannot show (17:30-19:00, 05:00-06:00) are not lost."""
+    slots = sorted(set(form.get("slot", [])))
+    before = one(form, "availability_before")
+    if before and slots == sorted(set(one(form, "slots_before").split(",")) - {""}):
+        try:
+            kept = json.loads(before)
+        except ValueError:
+            kept = None
+        if isinstance(kept, list):
+            return kept
+    return windows_from_slots(slots)
 
 
 # --- places ---------------------------------------------------------------------------------
@@ -190,7 +206,7 @@ def volunteer_body(form: Form, locale: str, *, registering: bool) -> Parsed:
         "remote_ok": ticked(form, "remote_ok"),
         "location": place.location,
         "max_travel_km": _number(form, "max_travel_km", parsed, "10"),
-        "availability": windows_from_slots(form.get("slot", [])),
+        "availability": _availability(form),
         "timezone": _timezone(form, place),
         "capacity": int(capacity)
         if isinstance(capacity, float) and capacity.is_integer()

@@ -49,6 +49,8 @@ def _values_of(volunteer: Volunteer) -> dict[str, list[str]]:
         "capacity": [str(volunteer.capacity)],
         "channels": list(volunteer.channels),
         "slot": sorted(forms.slots_from_windows(volunteer.availability)),
+        "slots_before": [",".join(sorted(forms.slots_from_windows(volunteer.availability)))],
+        "availability_before": [json.dumps(volunteer.availability)],
     }
     if volunteer.remote_ok:
         values["remote_ok"] = ["on"]

@@ -220,10 +220,10 @@ def _build_index(volunteers: Sequence[Volunteer]) -> VolunteerIndex:
     _, add_seconds = _timed(lambda: index.add_many(volunteers))
     _, tree_seconds = _timed(index.rebuild)
     _line("add every volunteer", f"{add_seconds:.2f} s")
-    _line("build the ball trees (one batch)", f"{tree_seconds:.2f} s")
+    _line("build the geographic grid (one batch)", f"{tree_seconds:.2f} s")
     _line("build in total", f"{add_seconds + tree_seconds:.2f} s")
     _line(
-        "memory: columns + trees + id map",
+        "memory: columns + grid + id map",
         f"{index.memory_bytes() / 1e6:.1f} MB",
         "target < 50 MB",
     )
@@ -241,7 +241,7 @@ def _build_index(volunteers: Sequence[Volunteer]) -> VolunteerIndex:
 
 
 def _measure_retrieval(index: VolunteerIndex, requests: Sequence[Request]) -> None:
-    print("candidate retrieval (trees for in-person work, remote_ok lists for remote work)")
+    print("candidate retrieval (the grid for in-person work, remote_ok lists for remote work)")
     located = [r for r in requests if r.lat is not None and r.lon is not None]
     lats = np.array([r.lat for r in located], dtype=np.float64)
     lons = np.array([r.lon for r in located], dtype=np.float64)
@@ -251,11 +251,11 @@ def _measure_retrieval(index: VolunteerIndex, requests: Sequence[Request]) -> No
     _line(
         "in person, one request at a time",
         f"{seconds / len(sample) * 1e6:.0f} µs/request",
-        "(mostly scikit-learn's input checks)",
+        "(bounds, then the exact distance)",
     )
     found, seconds = _best_of(3, lambda: index.in_person_rows_many(lats, lons))
     _line(
-        "in person, a whole batch (one query per tree)",
+        "in person, a whole batch (one grid query)",
         f"{seconds / len(located) * 1e6:.0f} µs/request",
     )
     _line(
@@ -266,7 +266,7 @@ def _measure_retrieval(index: VolunteerIndex, requests: Sequence[Request]) -> No
     ]
     found, seconds = _best_of(3, lambda: index.in_person_rows_many(lats, lons, anchors))
     _line(
-        "  the same through the rarest needed skill's trees",
+        "  the same through the rarest needed skill's groups",
         f"{seconds / len(located) * 1e6:.0f} µs/request",
     )
     _line(

@@ -132,9 +132,13 @@ def _solve_component(
 ) -> list[tuple[int, int]]:
     """Maximum-weight matching of one component; returns (request, volunteer key) pairs."""
     request_ids, row = np.unique(request, return_inverse=True)
-    columns, column = np.unique(np.column_stack([volunteer, slot]), axis=0, return_inverse=True)
+    # One column per (volunteer, slot); a flat integer key is much faster to make unique than
+    # rows of a two-column array.
+    slots = int(slot.max()) + 1
+    column_keys, column = np.unique(volunteer * slots + slot, return_inverse=True)
     column = column.reshape(-1)
-    rows, cols = request_ids.size, columns.shape[0]
+    column_volunteer = column_keys // slots
+    rows, cols = request_ids.size, column_keys.size
     if rows * cols <= dense_cell_limit:
         matrix = np.zeros((rows, cols))
         matrix[row, column] = value
@@ -157,7 +161,7 @@ def _solve_component(
         matched_rows, matched_cols = min_weight_full_bipartite_matching(sparse)
         real = matched_cols < cols
     return [
-        (int(request_ids[r]), int(columns[c, 0]))
+        (int(request_ids[r]), int(column_volunteer[c]))
         for r, c in zip(matched_rows[real], matched_cols[real], strict=True)
     ]
 
@@ -227,7 +231,7 @@ def _outcome(
             reason = {"code": "no_capacity", "count": int(candidates.rows.size)}
             unmatched.append(Unmatched(candidates.request.request_id, [reason]))
         else:
-            position = int(np.flatnonzero(candidates.rows == key)[0])
+            position = candidates.rows.tolist().index(key)
             proposals.append(candidates.candidates.proposal(position))
     return proposals, unmatched
 

@@ -99,12 +99,16 @@ def planning_horizon(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     start = int(now.timestamp() // 1)
-    day_after = needed_by + datetime.timedelta(days=1)
-    end = int(
-        datetime.datetime.combine(day_after, datetime.time(0), tzinfo=zone(timezone)).timestamp()
-    )
-    end = min(end, start + max_days * DAY_SECONDS)
+    end = min(_end_of_day(needed_by, timezone), start + max_days * DAY_SECONDS)
     return Horizon(start, max(start, end))
+
+
+@lru_cache(maxsize=4096)
+def _end_of_day(day: datetime.date, timezone: str) -> int:
+    """The instant the day after ``day`` starts in ``timezone`` (requests share a few dates)."""
+    day_after = day + datetime.timedelta(days=1)
+    midnight = datetime.datetime.combine(day_after, datetime.time(0), tzinfo=zone(timezone))
+    return int(midnight.timestamp())
 
 
 def merge_intervals(intervals: list[Interval]) -> list[Interval]:
@@ -221,8 +225,8 @@ def describe_slot(slot: Interval, timezone: str) -> dict[str, Any]:
     return {
         "day": DAYS[start.weekday()],
         "date": start.date().isoformat(),
-        "start": start.strftime("%H:%M"),
-        "end": end.strftime("%H:%M"),
+        "start": f"{start.hour:02d}:{start.minute:02d}",  # as %H:%M, without strftime's cost
+        "end": f"{end.hour:02d}:{end.minute:02d}",
     }
 
 
@@ -325,23 +329,33 @@ class RequestTimes:
     interval_request: NDArray[np.int64]  # request of each interval; sorted
     interval_start: NDArray[np.int64]  # each request's intervals sorted and disjoint
     interval_end: NDArray[np.int64]
+    bitmap: NDArray[np.uint64]  # (request, word): ``request_bitmap`` of each
 
     @classmethod
     def of(
-        cls, intervals: Sequence[Sequence[Interval]], horizons: Sequence[Horizon]
+        cls,
+        intervals: Sequence[Sequence[Interval] | NDArray[np.int64]],
+        horizons: Sequence[Horizon],
+        bitmaps: NDArray[np.uint64] | None = None,
     ) -> RequestTimes:
-        sizes = [len(request_intervals) for request_intervals in intervals]
-        flat = np.array(
-            [pair for request_intervals in intervals for pair in request_intervals],
-            dtype=np.int64,
-        ).reshape(-1, 2)
+        """From each request's intervals (pairs, or an ``(n, 2)`` array) and horizon.
+
+        ``bitmaps`` are their ``request_bitmap`` rows, when known already.
+        """
+        parts = [np.asarray(part, dtype=np.int64).reshape(-1, 2) for part in intervals]
+        sizes = [part.shape[0] for part in parts]
+        flat = np.concatenate([np.zeros((0, 2), dtype=np.int64), *parts])
+        interval_request = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        if bitmaps is None:
+            bitmaps = request_bitmaps(interval_request, flat[:, 0], flat[:, 1], len(sizes))
         return cls(
             horizons=tuple(horizons),
             horizon_start=np.array([h.start for h in horizons], dtype=np.int64),
             horizon_end=np.array([h.end for h in horizons], dtype=np.int64),
-            interval_request=np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
+            interval_request=interval_request,
             interval_start=flat[:, 0],
             interval_end=flat[:, 1],
+            bitmap=np.asarray(bitmaps, dtype=np.uint64).reshape(len(sizes), BITMAP_WORDS),
         )
 
 
@@ -453,7 +467,28 @@ def concrete_intervals_many(
     horizons: Sequence[Horizon],
 ) -> list[list[Interval]]:
     """``concrete_intervals`` for many owners at once (vectorised; the same result)."""
-    starts, ends = weekly_matrix([weekly_minutes(owner_windows) for owner_windows in windows])
+    result: list[list[Interval]] = [[] for _ in windows]
+    owner, start, end = concrete_intervals_flat(windows, timezones, horizons)
+    for owner_number, interval_start, interval_end in zip(
+        owner.tolist(), start.tolist(), end.tolist(), strict=True
+    ):
+        result[owner_number].append((interval_start, interval_end))
+    return result
+
+
+@lru_cache(maxsize=65_536)
+def _weekly_minutes_of(windows: tuple[WeeklyWindow, ...]) -> tuple[Interval, ...]:
+    """``weekly_minutes``, remembered: a request keeps its windows from batch to batch."""
+    return tuple(weekly_minutes(windows))
+
+
+def concrete_intervals_flat(
+    windows: Sequence[Sequence[WeeklyWindow]],
+    timezones: Sequence[str],
+    horizons: Sequence[Horizon],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """``concrete_intervals`` of many owners as flat ``(owner, start, end)``, sorted."""
+    starts, ends = weekly_matrix([_weekly_minutes_of(tuple(w)) for w in windows])
     owner = np.arange(len(windows), dtype=np.int64)
     names = sorted(set(timezones))
     timezone_ids = np.array([names.index(name) for name in timezones], dtype=np.int64)
@@ -473,53 +508,41 @@ def concrete_intervals_many(
     start = np.maximum(np.concatenate([nothing, *instance_starts]), horizon_start[owner])
     end = np.minimum(np.concatenate([nothing, *instance_ends]), horizon_end[owner])
     inside = end > start
-    result: list[list[Interval]] = [[] for _ in windows]
     if not inside.any():
-        return result
+        return nothing, nothing, nothing
     base = int(horizon_start.min())
     span = int(horizon_end.max()) - base + 1
-    owner, start, end = _merge_by_owner(owner[inside], start[inside], end[inside], base, span)
-    for owner_number, interval_start, interval_end in zip(
-        owner.tolist(), start.tolist(), end.tolist(), strict=True
-    ):
-        result[owner_number].append((interval_start, interval_end))
-    return result
+    return _merge_by_owner(owner[inside], start[inside], end[inside], base, span)
 
 
-def vector_overlap(
+def _owner_instances(
     starts: NDArray[np.int16],
     ends: NDArray[np.int16],
     timezone_ids: NDArray[np.integer[Any]],
     timezones: Sequence[str],
-    request_of_pair: NDArray[np.int64],
-    requests: RequestTimes,
-    min_seconds: int,
-) -> VectorOverlap:
-    """``pair_overlap`` for many (volunteer, request) pairs at once.
+    horizon_of_owner: NDArray[np.int64],
+    horizons: Sequence[Horizon],
+    horizon_start: NDArray[np.int64],
+    horizon_end: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Concrete UTC intervals of owners in several time zones, clipped to their horizons.
 
-    Pair ``p`` is the volunteer whose merged weekly windows are ``starts[p]``/``ends[p]``
-    (minutes of the week in local time, -1 where unused) in ``timezones[timezone_ids[p]]``,
-    and the request numbered ``request_of_pair[p]`` in ``requests``.
+    Owner ``o`` has merged weekly windows ``starts[o]``/``ends[o]`` in
+    ``timezones[timezone_ids[o]]`` and the horizon ``horizons[horizon_of_owner[o]]``, whose
+    bounds are ``horizon_start[o]``/``horizon_end[o]``. Returns ``(owner, start, end)``:
+    each owner's intervals are disjoint and never touch, in no particular order.
     """
-    count = starts.shape[0]
-    total = np.zeros(count, dtype=np.int64)
-    longest = np.zeros(count, dtype=np.int64)
-    first_start = np.full(count, -1, dtype=np.int64)
-    first_end = np.full(count, -1, dtype=np.int64)
-    if count == 0 or requests.interval_start.size == 0:
-        return VectorOverlap(total, longest, first_start, first_end)
-
-    horizon_start = requests.horizon_start[request_of_pair]
-    horizon_end = requests.horizon_end[request_of_pair]
     owners, instance_starts, instance_ends, near_changes = [], [], [], []
-    for timezone_id in np.unique(timezone_ids):
+    for timezone_id in np.unique(timezone_ids).tolist():
         members = np.flatnonzero(timezone_ids == timezone_id)
+        if members.size == timezone_ids.size:  # one zone: no need to pick the members
+            members = np.arange(timezone_ids.size)
         owner, start, end, near_change = _instances(
             starts[members],
             ends[members],
-            timezones[int(timezone_id)],
-            request_of_pair[members],
-            requests.horizons,
+            timezones[timezone_id],
+            horizon_of_owner[members],
+            horizons,
         )
         owners.append(members[owner])
         instance_starts.append(start)
@@ -532,7 +555,7 @@ def vector_overlap(
     owner, start, end = owner[inside], start[inside], end[inside]
     near_change = np.concatenate(near_changes)[inside]
     if near_change.any():
-        needs_merge = np.zeros(count, dtype=bool)
+        needs_merge = np.zeros(starts.shape[0], dtype=bool)
         needs_merge[owner[near_change]] = True
         merge = needs_merge[owner]
         base = int(horizon_start.min())
@@ -541,15 +564,40 @@ def vector_overlap(
         owner = np.concatenate([owner[~merge], merged[0]])
         start = np.concatenate([start[~merge], merged[1]])
         end = np.concatenate([end[~merge], merged[2]])
+    return owner, start, end
 
-    # Each volunteer interval meets a run of its request's intervals. Requests' intervals
+
+def _join(
+    owner: NDArray[np.int64],
+    start: NDArray[np.int64],
+    end: NDArray[np.int64],
+    request_of_owner: NDArray[np.int64],
+    requests: RequestTimes,
+    min_seconds: int,
+) -> VectorOverlap:
+    """Shared time of owners' intervals (``owner``, ``start``, ``end``) with their requests'.
+
+    Each owner's intervals must be disjoint and never touch; an owner's intervals beyond its
+    request's horizon meet nothing, as the request's intervals lie within it.
+    """
+    count = request_of_owner.size
+    total = np.zeros(count, dtype=np.int64)
+    longest = np.zeros(count, dtype=np.int64)
+    first_start = np.full(count, -1, dtype=np.int64)
+    first_end = np.full(count, -1, dtype=np.int64)
+    if owner.size == 0 or requests.interval_start.size == 0:
+        return VectorOverlap(total, longest, first_start, first_end)
+    # Each owner interval meets a run of its request's intervals. Requests' intervals
     # sit on one sorted axis, request r's instants shifted by r * span.
     base = int(requests.horizon_start.min())
     span = int(requests.horizon_end.max()) - base + 1
+    # Outside every request's horizon nothing is shared; clipped, no interval reaches into
+    # the next request's stretch of the axis.
+    start, end = np.maximum(start, base), np.minimum(end, base + span - 1)
     request_shift = requests.interval_request * span - base
     request_starts = requests.interval_start + request_shift
     request_ends = requests.interval_end + request_shift
-    owner_shift = request_of_pair[owner] * span - base
+    owner_shift = request_of_owner[owner] * span - base
     first_met = np.searchsorted(request_ends, start + owner_shift, "right")
     past_met = np.searchsorted(request_starts, end + owner_shift, "left")
     met = np.maximum(past_met - first_met, 0)
@@ -573,6 +621,74 @@ def vector_overlap(
     first_start[slot_owner[first]] = slot_start[first]
     first_end[slot_owner[first]] = piece_end[long_enough][first]
     return VectorOverlap(total, longest, first_start, first_end)
+
+
+def _windows_meeting(
+    starts: NDArray[np.int16],
+    ends: NDArray[np.int16],
+    timezone_ids: NDArray[np.integer[Any]],
+    timezones: Sequence[str],
+    request_of_pair: NDArray[np.int64],
+    requests: RequestTimes,
+) -> NDArray[np.bool_]:
+    """Which weekly windows of each pair's volunteer can share any time with the request.
+
+    A window's occurrences fall, in UTC, within the window moved by any offset its zone uses
+    (as in ``volunteer_bitmap``); one that touches no slot of the request's weekly bitmap
+    shares nothing on any date, so it need not be laid onto the dates at all.
+    """
+    request_count = requests.horizon_start.size
+    words = np.ascontiguousarray(requests.bitmap, dtype="<u8")
+    bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[:, :SLOTS_PER_WEEK]
+    # Slots of the request up to each slot of a two-week axis (windows may run past Sunday).
+    before = np.zeros((request_count, 2 * SLOTS_PER_WEEK + 1), dtype=np.int32)
+    np.cumsum(bits, axis=1, out=before[:, 1 : SLOTS_PER_WEEK + 1])
+    before[:, SLOTS_PER_WEEK + 1 :] = before[:, 1 : SLOTS_PER_WEEK + 1]
+    before[:, SLOTS_PER_WEEK + 1 :] += before[:, SLOTS_PER_WEEK : SLOTS_PER_WEEK + 1]
+    names = list(timezones)
+    low = np.array([offset_range_minutes(name)[0] for name in names], dtype=np.int64)
+    high = np.array([offset_range_minutes(name)[1] for name in names], dtype=np.int64)
+    used = starts >= 0
+    # The widest UTC stretch of each window, in minutes of the week, a minute to spare.
+    first = (starts - high[timezone_ids][:, None] - 1) // SLOT_MINUTES
+    past = -(-(ends - low[timezone_ids][:, None] + 1) // SLOT_MINUTES)
+    first_in_week = first % SLOTS_PER_WEEK
+    length = np.minimum(past - first, SLOTS_PER_WEEK)
+    at = (request_of_pair * before.shape[1])[:, None] + first_in_week
+    touched = before.ravel()[at + length] - before.ravel()[at]
+    meets: NDArray[np.bool_] = used & (touched > 0)
+    return meets
+
+
+def vector_overlap(
+    starts: NDArray[np.int16],
+    ends: NDArray[np.int16],
+    timezone_ids: NDArray[np.integer[Any]],
+    timezones: Sequence[str],
+    request_of_pair: NDArray[np.int64],
+    requests: RequestTimes,
+    min_seconds: int,
+) -> VectorOverlap:
+    """``pair_overlap`` for many (volunteer, request) pairs at once.
+
+    Pair ``p`` is the volunteer whose merged weekly windows are ``starts[p]``/``ends[p]``
+    (minutes of the week in local time, -1 where unused) in ``timezones[timezone_ids[p]]``,
+    and the request numbered ``request_of_pair[p]`` in ``requests``.
+    """
+    if starts.shape[0] == 0 or requests.interval_start.size == 0:
+        return _join(*(np.zeros(0, dtype=np.int64),) * 3, request_of_pair, requests, min_seconds)
+    meets = _windows_meeting(starts, ends, timezone_ids, timezones, request_of_pair, requests)
+    owner, start, end = _owner_instances(
+        np.where(meets, starts, -1),
+        np.where(meets, ends, -1),
+        timezone_ids,
+        timezones,
+        request_of_pair,
+        requests.horizons,
+        requests.horizon_start[request_of_pair],
+        requests.horizon_end[request_of_pair],
+    )
+    return _join(owner, start, end, request_of_pair, requests, min_seconds)
 
 
 # --- the weekly bitmap pre-filter -----------------------------------------------------------
@@ -616,6 +732,37 @@ def volunteer_bitmap(weekly: Sequence[Interval], timezone: str) -> NDArray[np.ui
     """
     low, high = offset_range_minutes(timezone)
     return _bitmap_from_minutes([(start - high, end - low) for start, end in weekly])
+
+
+def request_bitmaps(
+    owner: NDArray[np.int64], start: NDArray[np.int64], end: NDArray[np.int64], count: int
+) -> NDArray[np.uint64]:
+    """``request_bitmap`` of ``count`` owners at once, from flat ``(owner, start, end)``.
+
+    Returns ``(count, BITMAP_WORDS)``. Each interval marks a run of slots on a two-week axis
+    (a difference array, summed up); the second week then folds onto the first.
+    """
+    start_minute = start // 60 + _EPOCH_WEEKDAY * MINUTES_PER_DAY
+    end_minute = -(-end // 60) + _EPOCH_WEEKDAY * MINUTES_PER_DAY
+    shift = (start_minute // MINUTES_PER_WEEK) * MINUTES_PER_WEEK
+    start_minute, end_minute = start_minute - shift, end_minute - shift
+    first_slot = start_minute // SLOT_MINUTES
+    slots = -(-end_minute // SLOT_MINUTES) - first_slot
+    marks = end_minute > start_minute
+    whole_week = marks & (slots >= SLOTS_PER_WEEK)
+    run = marks & ~whole_week
+    width = 2 * SLOTS_PER_WEEK + 1
+    cells = count * width
+    opens = np.bincount(owner[run] * width + first_slot[run], minlength=cells)
+    closes = np.bincount(owner[run] * width + first_slot[run] + slots[run], minlength=cells)
+    covered = np.cumsum((opens - closes).reshape(count, width), axis=1) > 0
+    week = covered[:, :SLOTS_PER_WEEK] | covered[:, SLOTS_PER_WEEK : 2 * SLOTS_PER_WEEK]
+    week[owner[whole_week]] = True
+    padded = np.zeros((count, 64 * BITMAP_WORDS), dtype=bool)
+    padded[:, :SLOTS_PER_WEEK] = week
+    packed = np.packbits(padded, axis=1, bitorder="little")
+    words: NDArray[np.uint64] = packed.view("<u8").astype(np.uint64)
+    return words.reshape(count, BITMAP_WORDS)
 
 
 def request_bitmap(intervals: Sequence[Interval]) -> NDArray[np.uint64]:

@@ -57,11 +57,11 @@ from services.matcher.availability import (
     RequestTimes,
     VectorOverlap,
     concrete_intervals,
-    concrete_intervals_many,
+    concrete_intervals_flat,
     describe_slot,
     pair_overlap,
     planning_horizon,
-    request_bitmap,
+    request_bitmaps,
     vector_overlap,
 )
 from services.matcher.domain import (
@@ -308,7 +308,7 @@ class PreparedRequest:
 
     request: Request
     horizon: Horizon
-    intervals: list[Interval]  # concrete UTC windows in the horizon
+    intervals: NDArray[np.int64]  # (interval, start/end): concrete UTC windows in the horizon
     needed_seconds: float
     lat: float  # radians; nan for a remote request
     lon: float
@@ -342,13 +342,22 @@ def prepare_many(
     """``PreparedRequest`` for each request (their concrete windows computed together)."""
     horizons = [planning_horizon(now, r.needed_by, r.timezone) for r in requests]
     if len(requests) == 1:  # the same result; the plain loop has less set-up for one request
-        all_intervals = [concrete_intervals(requests[0].windows, requests[0].timezone, horizons[0])]
+        single = concrete_intervals(requests[0].windows, requests[0].timezone, horizons[0])
+        flat = np.array(single, dtype=np.int64).reshape(-1, 2)
+        owner = np.zeros(len(single), dtype=np.int64)
     else:
-        all_intervals = concrete_intervals_many(
+        owner, start, end = concrete_intervals_flat(
             [r.windows for r in requests], [r.timezone for r in requests], horizons
         )
+        flat = np.column_stack([start, end])
+    count = len(requests)
+    bounds = np.searchsorted(owner, np.arange(count + 1)).tolist()
+    all_intervals = [flat[bounds[n] : bounds[n + 1]] for n in range(count)]
+    offered = np.bincount(owner, weights=flat[:, 1] - flat[:, 0], minlength=count)
+    needed = np.minimum(offered, weights.availability_full_minutes * 60.0).tolist()
+    bitmaps = request_bitmaps(owner, flat[:, 0], flat[:, 1], count)
     prepared = []
-    for request, horizon, intervals in zip(requests, horizons, all_intervals, strict=True):
+    for number, (request, horizon) in enumerate(zip(requests, horizons, strict=True)):
         in_person = request.lat is not None and request.lon is not None
         codes = _language_order(request)
         known = [(position, index.languages.get(code)) for position, code in enumerate(codes)]
@@ -365,8 +374,8 @@ def prepare_many(
             PreparedRequest(
                 request=request,
                 horizon=horizon,
-                intervals=intervals,
-                needed_seconds=_needed_seconds(intervals, weights),
+                intervals=all_intervals[number],
+                needed_seconds=needed[number],
                 lat=math.radians(request.lat) if request.lat is not None else math.nan,
                 lon=math.radians(request.lon) if request.lon is not None else math.nan,
                 in_person=in_person,
@@ -382,7 +391,7 @@ def prepare_many(
                 unknown_skills=frozenset(unknown),
                 anchor=index.anchor_skill(mask),
                 excluded_rows=index.rows_of(request.excluded_volunteers),
-                bitmap=request_bitmap(intervals),
+                bitmap=bitmaps[number],
                 min_seconds=int(weights.min_overlap_minutes * 60),
             )
         )
@@ -409,7 +418,14 @@ def _reach(
         EARTH_RADIUS_KM * np.abs(lat - prepared.lat) <= reach * (1.0 + 1e-9) + 1e-6
     )
     near_rows = rows[near]
-    near_distance = haversine_km(prepared.lat, prepared.lon, lat[near], index.lon[near_rows])
+    near_distance = haversine_km(
+        prepared.lat,
+        prepared.lon,
+        lat[near],
+        index.lon[near_rows],
+        math.cos(prepared.lat),
+        index.cos_lat[near_rows],
+    )
     in_reach = near_distance <= reach[near]
     near = near[in_reach]
     mode[near] = IN_PERSON
@@ -450,6 +466,10 @@ class _RequestColumns:
     """Per-request values the flat (pair-wise) steps gather through each pair's request."""
 
     locale_id: NDArray[np.int64]  # -1 when no indexed volunteer speaks the locale language
+    language_bits: NDArray[np.uint64]  # as ``VolunteerIndex.open_language_bits``
+    lat: NDArray[np.float64]  # radians; nan for a remote request
+    lon: NDArray[np.float64]
+    cos_lat: NDArray[np.float64]
     skill_mask: NDArray[np.uint64]
     needed_skills: NDArray[np.int64]
     remote_ok: NDArray[np.bool_]
@@ -467,10 +487,16 @@ class _RequestColumns:
         for number, p in enumerate(prepared):
             language_ids[number, : len(p.language_ids)] = p.language_ids
             language_positions[number, : len(p.language_positions)] = p.language_positions
+        language_bits = [sum({1 << language % 64 for language in p.language_ids}) for p in prepared]
+        lat = np.array([p.lat for p in prepared], dtype=np.float64)
         return cls(
             locale_id=np.array(
                 [-1 if p.locale_id is None else p.locale_id for p in prepared], dtype=np.int64
             ),
+            language_bits=np.array(language_bits, dtype=np.uint64),
+            lat=lat,
+            lon=np.array([p.lon for p in prepared], dtype=np.float64),
+            cos_lat=np.cos(lat),
             skill_mask=np.array([p.skill_mask for p in prepared], dtype=np.uint64),
             needed_skills=np.array([len(p.request.skills) for p in prepared], dtype=np.int64),
             remote_ok=np.array([p.request.remote_ok for p in prepared], dtype=bool),
@@ -480,7 +506,11 @@ class _RequestColumns:
             ),
             language_ids=language_ids,
             language_positions=language_positions,
-            times=RequestTimes.of([p.intervals for p in prepared], [p.horizon for p in prepared]),
+            times=RequestTimes.of(
+                [p.intervals for p in prepared],
+                [p.horizon for p in prepared],
+                np.array([p.bitmap for p in prepared], dtype=np.uint64),
+            ),
         )
 
 
@@ -657,7 +687,10 @@ def _evaluations(
     )
     locale_bonus = np.zeros(rows.size, dtype=bool)
     locale_bonus[passing] = _locale_bonus(index, columns, request[passing], rows[passing])
-    active, capacity = index.active[rows], index.capacity[rows]
+    # Load figures only where reasons can be asked for (zeros cost no work elsewhere).
+    active = np.zeros(rows.size, dtype=index.active.dtype)
+    capacity = np.zeros(rows.size, dtype=index.capacity.dtype)
+    active[passing], capacity[passing] = index.active[rows[passing]], index.capacity[rows[passing]]
     bounds = np.searchsorted(request, np.arange(len(prepared) + 1))
     evaluations = []
     for number, p in enumerate(prepared):
@@ -700,8 +733,12 @@ def _constraint_stages(
     index: VolunteerIndex,
     rows: Rows,
     distance: NDArray[np.float64] | None = None,
+    times: RequestTimes | None = None,
 ) -> _Stages:
-    """Every constraint for every row; ``distance`` may carry in-person distances known."""
+    """Every constraint for every row; ``distance`` may carry in-person distances known.
+
+    ``times`` may carry the request's ``RequestTimes`` when already laid out.
+    """
     if distance is None:
         mode, distance = _reach(prepared, index, rows)
     else:  # rows from ``_reach_rows``: in person where a distance is known, remote otherwise
@@ -709,9 +746,9 @@ def _constraint_stages(
     best_rank = _best_rank(prepared, index, rows)
     stage = _capacity_stage(prepared, index, rows)
     # Latest constraint first, so that the earliest failure is what remains.
-    stage[~_has_skills(prepared, index, rows)] = MISSING_SKILL
-    stage[best_rank == 0] = NO_SHARED_LANGUAGE
-    stage[mode == NOT_REACHABLE] = OUT_OF_REACH
+    np.copyto(stage, np.int8(MISSING_SKILL), where=~_has_skills(prepared, index, rows))
+    np.copyto(stage, np.int8(NO_SHARED_LANGUAGE), where=best_rank == 0)
+    np.copyto(stage, np.int8(OUT_OF_REACH), where=mode == NOT_REACHABLE)
 
     # The exact time check, only for rows that pass everything else and the weekly bitmap
     # (which never rejects a pair that really shares an hour).
@@ -725,7 +762,7 @@ def _constraint_stages(
         index.timezone_id[rows[checked]],
         index.timezones.codes,
         np.zeros(checked.size, dtype=np.int64),
-        RequestTimes.of([prepared.intervals], [prepared.horizon]),
+        times or RequestTimes.of([prepared.intervals], [prepared.horizon], prepared.bitmap[None]),
         prepared.min_seconds,
     )
     overlap = VectorOverlap(
@@ -745,17 +782,17 @@ def _evaluate(
 ) -> Evaluation:
     """Every constraint for every row, and the score of those that pass all of them."""
     columns = _RequestColumns.of([prepared])
-    request = np.zeros(rows.size, dtype=np.int64)
-    stages = _constraint_stages(prepared, index, rows)
+    stages = _constraint_stages(prepared, index, rows, times=columns.times)
     mode, distance, best_rank, stage = stages.mode, stages.distance, stages.best_rank, stages.stage
     total_seconds = stages.overlap.total_seconds
     first_start, first_end = stages.overlap.first_start, stages.overlap.first_end
     # Scores only for the rows that pass (nan elsewhere).
     passing = np.flatnonzero(stage == PASSED)
+    request = np.zeros(passing.size, dtype=np.int64)  # the one request, for every passing row
     passing_components = _static_components(
         index,
         columns,
-        request[passing],
+        request,
         rows[passing],
         mode[passing],
         distance[passing],
@@ -763,19 +800,21 @@ def _evaluate(
         weights,
     )
     passing_components["availability"] = _availability_component(
-        columns.needed_seconds[request[passing]], total_seconds[passing]
+        columns.needed_seconds[request], total_seconds[passing]
     )
+    # One block for the components and the score: nan where the row does not pass.
+    block = np.full((len(passing_components) + 1, rows.size), np.nan)
     components = {}
-    for name, values in passing_components.items():
-        components[name] = np.full(rows.size, np.nan)
+    for number, (name, values) in enumerate(passing_components.items()):
+        components[name] = block[number]
         components[name][passing] = values
-    score = np.full(rows.size, np.nan)
+    score = block[-1]
     score[passing] = _weighted_sum(passing_components, weights)  # not over the nan rows
     return _evaluations(
         [prepared],
         index,
         columns,
-        request,
+        np.zeros(rows.size, dtype=np.int64),
         rows,
         stage,
         mode,
@@ -944,67 +983,156 @@ def _shared_slots(
     return counts
 
 
-def _cheap_constraints(prepared: Sequence[PreparedRequest], index: VolunteerIndex) -> _Pairs:
+def _retrieve(
+    prepared: Sequence[PreparedRequest], index: VolunteerIndex, columns: _RequestColumns
+) -> tuple[NDArray[np.int64], Rows, int]:
+    """Every (request, row) pair worth checking further: near rows, then remote rows.
+
+    Returns ``(request, rows, near)``. The first ``near`` pairs are rows near in-person
+    requests, sorted by request, with room and possibly a shared language (not yet checked
+    against the volunteer's own reach); the others are remote rows with room and a shared
+    language, also sorted by request, never near rows of the same request. Every pair has
+    the request's skills and was not offered it before.
+    """
+    usable = [number for number, p in enumerate(prepared) if not p.unknown_skills]
+    located = [number for number in usable if prepared[number].in_person]
+    point, near_rows = index.nearby_pairs(
+        np.array([prepared[n].request.lat for n in located], dtype=np.float64),
+        np.array([prepared[n].request.lon for n in located], dtype=np.float64),
+        [prepared[n].anchor for n in located],
+    )
+    near_request = np.array(located, dtype=np.int64)[point]
+    # Room and a possibly shared language in one look-up.
+    keep = (index.open_language_bits[near_rows] & columns.language_bits[near_request]) != 0
+    bounds = np.searchsorted(point, np.arange(len(located) + 1)).tolist()
+    near_of = {number: (bounds[i], bounds[i + 1]) for i, number in enumerate(located)}
+
+    # Remote lists with room, once per (anchor, languages) in the batch: requests share them.
+    with_room: dict[tuple[int, tuple[int, ...]], Rows] = {}
+    remote_numbers, remote_parts = [], []
+    for number in usable:
+        p = prepared[number]
+        if not p.accepts_remote:
+            continue
+        key = (p.anchor, tuple(p.language_ids))
+        remote = with_room.get(key)
+        if remote is None:
+            remote = index.remote_rows(p.anchor, p.language_ids)
+            remote = with_room[key] = remote[index.has_room[remote]]
+        if p.in_person:
+            start, end = near_of[number]
+            remote = index.rows_except(remote, near_rows[start:end])
+        if len(p.request.skills) > 1:  # the anchor skill is there already
+            need = np.uint64(p.skill_mask)
+            remote = remote[(index.skill_bits[remote] & need) == need]
+        remote_numbers.append(number)
+        remote_parts.append(index.rows_except(remote, p.excluded_rows))
+    remote_sizes = [part.size for part in remote_parts]
+
+    near_request, near_rows = near_request[keep], near_rows[keep]
+    need = columns.skill_mask[near_request]
+    keep = (index.skill_bits[near_rows] & need) == need
+    request = [
+        near_request[keep],
+        np.repeat(np.array(remote_numbers, dtype=np.int64), remote_sizes),
+    ]
+    rows = [near_rows[keep], *remote_parts]
+    excluded = [number for number in located if prepared[number].excluded_rows.size]
+    if excluded:
+        keys = np.concatenate([n * index.row_count + prepared[n].excluded_rows for n in excluded])
+        keep = ~np.isin(request[0] * index.row_count + rows[0], keys)
+        request[0], rows[0] = request[0][keep], rows[0][keep]
+    return np.concatenate(request), np.concatenate(rows), rows[0].size
+
+
+def _cheap_constraints(
+    prepared: Sequence[PreparedRequest], index: VolunteerIndex, columns: _RequestColumns
+) -> _Pairs:
     """Retrieve each request's rows; keep those passing every constraint checked cheaply.
 
     That is reach, language, skills, earlier offers, capacity, and the weekly bitmap, which
-    never rejects a pair that really shares an hour. Rows near an in-person request are
-    checked against their own reach only after the other constraints, on fewer rows; those
-    out of reach can still work remotely when both sides accept it.
+    never rejects a pair that really shares an hour. The pairs of all requests are checked
+    together as flat arrays, the cheapest and most selective checks first: rows near an
+    in-person request are checked against their own reach only after the others, on fewer
+    rows; those out of reach can still work remotely when both sides accept it.
     """
-    located = [p for p in prepared if p.in_person]
-    nearby = index.nearby_rows_many(
-        np.array([p.request.lat for p in located], dtype=np.float64),
-        np.array([p.request.lon for p in located], dtype=np.float64),
-        [p.anchor for p in located],
-    )
-    nearby_of = {id(p): rows for p, rows in zip(located, nearby, strict=True)}
-    nothing = np.zeros(0, dtype=np.int64)
-    parts: list[_Pairs] = []
-    for number, p in enumerate(prepared):
-        near = nearby_of.get(id(p), nothing)
-        remote = (
-            index.remote_rows_except(near, p.anchor, p.language_ids)
-            if p.accepts_remote
-            else nothing
-        )
-        rows = np.concatenate([near, remote])
-        best_rank = _best_rank(p, index, rows)
-        keep = (best_rank > 0) & _has_skills(p, index, rows) & index.has_room[rows]
-        if p.excluded_rows.size:
-            keep &= ~np.isin(rows, p.excluded_rows)
-        near_count = int(np.count_nonzero(keep[: near.size]))
-        rows, best_rank = rows[keep], best_rank[keep]
+    request, rows, near = _retrieve(prepared, index, columns)
+    is_near = np.arange(rows.size) < near
+    # Near and remote pairs merged by request (two sorted runs: a linear merge).
+    order = np.argsort(request, kind="stable")
+    request, rows, is_near = request[order], rows[order], is_near[order]
 
-        # Reach: in person within the volunteer's own reach, else remotely if both accept it.
-        distance = np.full(rows.size, np.nan)
-        if near_count:
-            near_rows = rows[:near_count]
-            near_distance = haversine_km(p.lat, p.lon, index.lat[near_rows], index.lon[near_rows])
-            in_reach = near_distance <= index.reach_km[near_rows]
-            distance[:near_count] = np.where(in_reach, near_distance, np.nan)
-            reachable = np.ones(rows.size, dtype=bool)
-            reachable[:near_count] = in_reach | (p.accepts_remote & index.remote_ok[near_rows])
-            rows, distance, best_rank = rows[reachable], distance[reachable], best_rank[reachable]
+    shared_slots = _shared_slots_flat(columns.bitmap, index, request, rows)
+    keep = np.flatnonzero(shared_slots >= MIN_SHARED_SLOTS)
+    request, rows, is_near = request[keep], rows[keep], is_near[keep]
+    shared_slots = shared_slots[keep]
+    best_rank = _best_rank_flat(columns, index, request, rows)
 
-        shared_slots = _shared_slots(p, index, rows)
-        keep = shared_slots >= MIN_SHARED_SLOTS
-        parts.append(
-            _Pairs(
-                np.full(int(np.count_nonzero(keep)), number, dtype=np.int64),
-                rows[keep],
-                distance[keep],
-                best_rank[keep],
-                shared_slots[keep],
-            )
-        )
-    return _Pairs(
-        np.concatenate([part.request for part in parts]),
-        np.concatenate([part.rows for part in parts]),
-        np.concatenate([part.distance for part in parts]),
-        np.concatenate([part.best_rank for part in parts]),
-        np.concatenate([part.shared_slots for part in parts]),
+    # Reach: in person within the volunteer's own reach, else remotely if both accept it.
+    distance = np.full(rows.size, np.nan)
+    near_pairs = np.flatnonzero(is_near & (best_rank > 0))
+    near_rows, near_request = rows[near_pairs], request[near_pairs]
+    near_distance = haversine_km(
+        columns.lat[near_request],
+        columns.lon[near_request],
+        index.lat[near_rows],
+        index.lon[near_rows],
+        columns.cos_lat[near_request],
+        index.cos_lat[near_rows],
     )
+    in_reach = near_distance <= index.reach_km[near_rows]
+    distance[near_pairs[in_reach]] = near_distance[in_reach]
+    reachable = best_rank > 0
+    out_of_reach = ~in_reach
+    reachable[near_pairs[out_of_reach]] = (
+        columns.remote_ok[near_request[out_of_reach]] & index.remote_ok[near_rows[out_of_reach]]
+    )
+    keep = np.flatnonzero(reachable)
+    return _Pairs(request[keep], rows[keep], distance[keep], best_rank[keep], shared_slots[keep])
+
+
+def _shared_slots_flat(
+    bitmap: NDArray[np.uint64],
+    index: VolunteerIndex,
+    request: NDArray[np.int64],
+    rows: Rows,
+) -> NDArray[np.int64]:
+    """``_shared_slots`` of pairs sorted by request; ``bitmap`` is (request, word).
+
+    Request by request on slices (no index arrays to build), reading only the words the
+    request is free in, into one scratch buffer.
+    """
+    counts = np.zeros(rows.size, dtype=np.int64)
+    bounds = np.searchsorted(request, np.arange(bitmap.shape[0] + 1)).tolist()
+    scratch = np.empty(rows.size, dtype=np.uint64)
+    for number, words in enumerate(bitmap.tolist()):
+        start, end = bounds[number], bounds[number + 1]
+        if start == end:
+            continue
+        request_rows, request_counts = rows[start:end], counts[start:end]
+        found = scratch[: end - start]
+        for word, request_word in enumerate(words):
+            if request_word:
+                np.take(index.week_bitmap[word], request_rows, out=found)
+                np.bitwise_and(found, np.uint64(request_word), out=found)
+                request_counts += np.bitwise_count(found)
+    return counts
+
+
+def _best_rank_flat(
+    columns: _RequestColumns, index: VolunteerIndex, request: NDArray[np.int64], rows: Rows
+) -> NDArray[np.uint8]:
+    """``_best_rank`` of many pairs at once (0: no shared language)."""
+    best = np.zeros(rows.size, dtype=np.uint8)
+    levels = index.levels.reshape(-1)  # (language, row) flattened: one gather per slot
+    width = index.levels.shape[1]
+    for slot in range(columns.language_ids.shape[1]):
+        language = columns.language_ids[request, slot]
+        uses = np.flatnonzero(language >= 0)
+        if uses.size == 0:
+            break
+        best[uses] = np.maximum(best[uses], levels[language[uses] * width + rows[uses]])
+    return best
 
 
 def _availability_bound(columns: _RequestColumns, pairs: _Pairs) -> NDArray[np.float64]:
@@ -1057,7 +1185,8 @@ class _TimeResults:
 def _check_time(
     index: VolunteerIndex,
     columns: _RequestColumns,
-    pairs: _Pairs,
+    pair_request: NDArray[np.int64],
+    pair_rows: Rows,
     partial: NDArray[np.float64],
     upper: NDArray[np.float64],
     sort_key: NDArray[np.float64],
@@ -1067,13 +1196,13 @@ def _check_time(
 ) -> _TimeResults:
     """The exact time check, for all requests at once, best possible scores first.
 
-    ``pairs`` are sorted by ``sort_key``: by request and, within a request, by decreasing
-    ``upper`` (the best score the pair can have). Each round checks the next chunk of every
+    Pairs (``pair_request``, ``pair_rows``) are sorted by ``sort_key``: by request and, within
+    a request, by decreasing ``upper`` (the best score the pair can have). Each round checks the next chunk of every
     request not finished yet in one vectorised call; a request is finished when its unchecked
     pairs cannot beat its ``top_k``-th best checked pair. The next chunk is twice the last one,
     or fewer when fewer unchecked pairs could still beat that ``top_k``-th best.
     """
-    count = pairs.rows.size
+    count = pair_rows.size
     requests = columns.locale_id.size
     results = _TimeResults(
         passes=np.zeros(count, dtype=bool),
@@ -1082,8 +1211,8 @@ def _check_time(
         first_end=np.full(count, -1, dtype=np.int64),
     )
     exact = np.full(count, -np.inf)
-    segment_end = np.searchsorted(pairs.request, np.arange(requests), "right")
-    segment_start = np.searchsorted(pairs.request, np.arange(requests), "left")
+    segment_end = np.searchsorted(pair_request, np.arange(requests), "right")
+    segment_start = np.searchsorted(pair_request, np.arange(requests), "left")
     next_pair = segment_start.copy()
     chunk = np.full(requests, max(2 * top_k, 16), dtype=np.int64)
     pending = np.flatnonzero(segment_end > next_pair)
@@ -1091,13 +1220,13 @@ def _check_time(
         counts = np.minimum(chunk[pending], segment_end[pending] - next_pair[pending])
         run_start = np.cumsum(counts) - counts
         batch = np.repeat(next_pair[pending] - run_start, counts) + np.arange(int(counts.sum()))
-        rows = pairs.rows[batch]
+        rows = pair_rows[batch]
         overlap = vector_overlap(
             index.window_start[rows],
             index.window_end[rows],
             index.timezone_id[rows],
             index.timezones.codes,
-            pairs.request[batch],
+            pair_request[batch],
             columns.times,
             min_seconds,
         )
@@ -1107,7 +1236,7 @@ def _check_time(
         results.first_start[batch] = overlap.first_start
         results.first_end[batch] = overlap.first_end
         availability = _availability_component(
-            columns.needed_seconds[pairs.request[batch]], overlap.total_seconds
+            columns.needed_seconds[pair_request[batch]], overlap.total_seconds
         )
         exact[batch] = np.where(ok, partial[batch] + weights.availability * availability, -np.inf)
         next_pair[pending] += counts
@@ -1120,11 +1249,11 @@ def _check_time(
         checked = np.repeat(segment_start[pending] - checked_run_start, checked_counts)
         checked += np.arange(checked.size)
         found = checked[results.passes[checked]]
-        order = found[np.lexsort((-exact[found], pairs.request[found]))]
-        rank = np.arange(order.size) - np.searchsorted(pairs.request[order], pairs.request[order])
+        order = found[np.lexsort((-exact[found], pair_request[found]))]
+        rank = np.arange(order.size) - np.searchsorted(pair_request[order], pair_request[order])
         kth_best = np.full(requests, -np.inf)
         at_k = order[rank == top_k - 1]
-        kth_best[pairs.request[at_k]] = exact[at_k]
+        kth_best[pair_request[at_k]] = exact[at_k]
         exhausted = next_pair[pending] >= segment_end[pending]
         next_upper = upper[np.minimum(next_pair[pending], count - 1)]
         pending = pending[~exhausted & (kth_best[pending] < next_upper)]
@@ -1146,19 +1275,19 @@ def score_batch(
 ) -> list[ScoredRequest | Unmatched]:
     """Each request's ``top_k`` best candidates, or why it has none (in the order given).
 
-    Retrieval goes through the trees and remote lists of each request's anchor skill (one
-    tree query per tree for the whole batch). Language, skills, capacity and the weekly
-    bitmap are checked per request; then the pairs of all requests are handled together as
-    flat arrays: the score with availability at its bound from the bitmaps (an upper bound),
-    and the exact time check, which runs in order of that bound and stops as soon as each
-    request's ``top_k`` are certain. Requests left without a candidate are explained by
-    ``explain_unmatched``'s funnel.
+    Retrieval goes through the grid groups and remote lists of each request's anchor skill
+    (one grid look-up for the whole batch). Then the pairs of all requests are handled
+    together as flat arrays: language, skills, capacity and the weekly bitmap; the score with
+    availability at its bound from the bitmaps (an upper bound); and the exact time check,
+    which runs in order of that bound and stops as soon as each request's ``top_k`` are
+    certain. Requests left without a candidate are explained by ``explain_unmatched``'s
+    funnel.
     """
     if len(index) == 0:
         return [Unmatched(r.request_id, [{"code": "no_volunteers"}]) for r in requests]
     prepared = prepare_many(requests, index, now, weights)
     columns = _RequestColumns.of(prepared)
-    pairs = _cheap_constraints(prepared, index)
+    pairs = _cheap_constraints(prepared, index, columns)
     mode = np.where(np.isnan(pairs.distance), REMOTE, IN_PERSON).astype(np.int8)
     components = _static_components(
         index, columns, pairs.request, pairs.rows, mode, pairs.distance, pairs.best_rank, weights
@@ -1166,35 +1295,40 @@ def score_batch(
     # Best possible scores: availability at its bound from the bitmaps.
     partial = _weighted_sum({**components, "availability": np.zeros(pairs.rows.size)}, weights)
     upper = partial + weights.availability * _availability_bound(columns, pairs)
+    del components  # worked out again below for the few pairs that are kept
     order = _by_request_then_descending(pairs.request, upper, len(prepared))
-    sort_key = _order_key(pairs.request, upper, weights)
-    pairs, mode, partial, upper = pairs.take(order), mode[order], partial[order], upper[order]
-    sort_key = sort_key[order]
-    components = {name: values[order] for name, values in components.items()}
+    request, rows = pairs.request[order], pairs.rows[order]
+    partial, upper = partial[order], upper[order]
+    sort_key = _order_key(request, upper, weights)
     min_seconds = int(weights.min_overlap_minutes * 60)
-    time = _check_time(index, columns, pairs, partial, upper, sort_key, min_seconds, top_k, weights)
+    time = _check_time(
+        index, columns, request, rows, partial, upper, sort_key, min_seconds, top_k, weights
+    )
 
     # Each request's best top_k among the pairs that passed the time check.
     passed = np.flatnonzero(time.passes)
-    components = {name: values[passed] for name, values in components.items()}
+    kept = pairs.take(order[passed])
+    mode = mode[order[passed]]
+    components = _static_components(
+        index, columns, kept.request, kept.rows, mode, kept.distance, kept.best_rank, weights
+    )
     components["availability"] = _availability_component(
-        columns.needed_seconds[pairs.request[passed]], time.total_seconds[passed]
+        columns.needed_seconds[kept.request], time.total_seconds[passed]
     )
     score = _weighted_sum(components, weights)
-    request, rows = pairs.request[passed], pairs.rows[passed]
-    order = np.lexsort((rows, -score, request))
-    rank = np.arange(order.size) - np.searchsorted(request[order], request[order])
-    best = order[rank < top_k]
+    ranked = np.lexsort((kept.rows, -score, kept.request))
+    rank = np.arange(ranked.size) - np.searchsorted(kept.request[ranked], kept.request[ranked])
+    best = ranked[rank < top_k]
     evaluations = _evaluations(
         prepared,
         index,
         columns,
-        request[best],
-        rows[best],
+        kept.request[best],
+        kept.rows[best],
         np.full(best.size, PASSED, dtype=np.int8),
-        mode[passed][best],
-        pairs.distance[passed][best],
-        pairs.best_rank[passed][best],
+        mode[best],
+        kept.distance[best],
+        kept.best_rank[best],
         {name: values[best] for name, values in components.items()},
         time.first_start[passed][best],
         time.first_end[passed][best],

@@ -463,7 +463,7 @@ async def test_no_sign_in_link_for_an_erased_volunteer_an_expired_link_or_a_stra
         await jetstream.publish(stack.nats_url, requested)
 
     async def finished() -> list[Any]:
-        return [r for r in await stack.notifications() if r.status != "queued"]
+        return [r for r in await stack.notifications() if r.status not in ("queued", "sending")]
 
     deadline = asyncio.get_running_loop().time() + 20
     while len(rows := await finished()) < 3:

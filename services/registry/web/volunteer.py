@@ -44,7 +44,7 @@ def _values_of(volunteer: Volunteer) -> dict[str, list[str]]:
         "phone": [volunteer.phone or ""],
         "locale": [volunteer.locale],
         "skills": list(volunteer.skills),
-        "max_travel_km": [forms_number(volunteer.max_travel_km)],
+        "max_travel_km": [_plain_number(volunteer.max_travel_km)],
         "timezone": [volunteer.timezone],
         "capacity": [str(volunteer.capacity)],
         "channels": list(volunteer.channels),
@@ -62,7 +62,7 @@ def _values_of(volunteer: Volunteer) -> dict[str, list[str]]:
     return values
 
 
-def forms_number(value: float) -> str:
+def _plain_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 

@@ -14,11 +14,13 @@ from services.matcher.availability import (
     Horizon,
     RequestTimes,
     concrete_intervals,
+    concrete_intervals_flat,
     concrete_intervals_many,
     local_to_utc,
     pair_overlap,
     planning_horizon,
     request_bitmap,
+    request_bitmaps,
     vector_overlap,
     volunteer_bitmap,
     weekly_matrix,
@@ -330,3 +332,30 @@ def test_weekly_bitmap_marks_utc_slots() -> None:
     marked = [slot for slot in range(672) if int(bits[slot // 64]) >> (slot % 64) & 1]
     tuesday_16 = (24 + 16) * 4
     assert marked == list(range(tuesday_16, tuesday_16 + 5))
+
+
+def test_request_bitmaps_of_many_match_one_at_a_time() -> None:
+    rng = random.Random(11)
+    owners = []
+    for _ in range(300):
+        zone = rng.choice(ZONES)
+        owners.append((random_windows(rng), zone, random_horizon(rng, zone)))
+    owner, start, end = concrete_intervals_flat(
+        [o[0] for o in owners], [o[1] for o in owners], [o[2] for o in owners]
+    )
+    many = request_bitmaps(owner, start, end, len(owners))
+    # Besides the real intervals: one longer than a week, one across Sunday midnight, one empty.
+    week = 7 * 24 * HOUR
+    extra = [
+        (at("2026-01-12T10:00:00"), at("2026-01-12T10:00:00") + week + HOUR),
+        (at("2026-01-18T23:20:00"), at("2026-01-19T00:50:30")),
+        (at("2026-01-14T08:00:00"), at("2026-01-14T08:00:00")),
+    ]
+    special = request_bitmaps(
+        np.arange(3), np.array([e[0] for e in extra]), np.array([e[1] for e in extra]), 3
+    )
+    for number, (windows, zone, horizon) in enumerate(owners):
+        expected = request_bitmap(concrete_intervals(windows, zone, horizon))
+        assert many[number].tolist() == expected.tolist()
+    for number, interval in enumerate(extra):
+        assert special[number].tolist() == request_bitmap([interval]).tolist()

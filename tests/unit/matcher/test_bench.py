@@ -15,7 +15,7 @@ def test_matcher_benchmark_prints_every_figure(capsys: pytest.CaptureFixture[str
     output = capsys.readouterr().out
     for figure in (
         "build in total",
-        "memory: columns + trees + id map",
+        "memory: columns + grid + id map",
         "µs/request",
         "M pairs/s",
         "k pairs/s",

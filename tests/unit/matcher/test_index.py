@@ -127,6 +127,40 @@ def test_retrieval_finds_exactly_the_volunteers_within_their_own_reach() -> None
     assert_retrieval_matches_brute_force(index, volunteers, rng)
 
 
+@pytest.mark.parametrize(
+    "centre",
+    [(-16.5, 179.9), (65.6, -180.0), (89.8, 30.0), (-89.9, -120.0), (0.0, 0.0)],
+    ids=["antimeridian", "antimeridian-west", "north-pole", "south-pole", "equator"],
+)
+def test_grid_retrieval_across_the_antimeridian_and_at_the_poles(
+    centre: tuple[float, float],
+) -> None:
+    rng = random.Random(7)
+    volunteers = {}
+    for _ in range(1500):
+        lat = max(-90.0, min(90.0, centre[0] + rng.gauss(0, 0.3)))
+        lon = (centre[1] + rng.gauss(0, 0.6) + 180.0) % 360.0 - 180.0
+        volunteer = replace(random_volunteer(rng), lat=lat, lon=lon)
+        volunteers[volunteer.volunteer_id] = volunteer
+    index = VolunteerIndex()
+    index.add_many(volunteers.values())
+    index.rebuild()
+    points = [
+        (max(-90.0, min(90.0, centre[0] + rng.gauss(0, 0.2))), centre[1] + rng.gauss(0, 0.4))
+        for _ in range(30)
+    ]
+    results = index.in_person_rows_many(
+        np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    )
+    found_any = 0
+    for (lat, lon), (rows, _) in zip(points, results, strict=True):
+        found = {index.volunteer_id_at(int(row)) for row in rows}
+        assert len(found) == rows.size
+        assert found == set(brute_force_in_reach(volunteers, lat, lon, None))
+        found_any += rows.size
+    assert found_any > 100
+
+
 def test_a_volunteer_added_after_the_trees_were_built_is_found_straight_away() -> None:
     index = VolunteerIndex()
     rng = random.Random(2)
@@ -199,12 +233,17 @@ def test_rows_are_reused_and_columns_follow_changes() -> None:
     with pytest.raises(KeyError):
         index.row_of(second.volunteer_id)
 
+    spoken = sum({1 << index.languages.add(lang.code) % 64 for lang in third.languages})
+    assert index.open_language_bits[row] == spoken
     index.set_load(third.volunteer_id, active_matches=third.capacity)
     assert not index.has_room[row]
+    assert index.open_language_bits[row] == 0  # no room: no pair passes the first look-up
     index.set_load(third.volunteer_id, active_matches=0, paused=True)
     assert not index.has_room[row]
+    assert index.open_language_bits[row] == 0
     index.set_load(third.volunteer_id, active_matches=0, paused=False)
     assert index.has_room[row]
+    assert index.open_language_bits[row] == spoken
 
     language = index.languages.get("ka")
     assert language is None  # nobody speaks it yet

@@ -465,6 +465,54 @@ def test_best_candidates_of_a_batch_are_the_best_of_a_full_evaluation(weights: W
     assert matched >= 10
 
 
+def test_batch_follows_load_changes_and_more_than_64_languages() -> None:
+    # Language ids share bits of the first look-up beyond 64 languages, and loads change
+    # after the grid was built: the batch must still equal a full evaluation.
+    rng = random.Random(13)
+    many = [f"x{number:02d}" for number in range(70)]
+    volunteers = [
+        replace(
+            v,
+            languages=(
+                *v.languages,
+                *(LanguageLevel(code, rng.choice(LEVELS)) for code in rng.sample(many, 8)),
+            ),
+        )
+        for v in (random_volunteer(rng) for _ in range(500))
+    ]
+    index = VolunteerIndex()
+    index.add_many(volunteers)
+    index.rebuild()
+    for volunteer in rng.sample(volunteers, 60):
+        index.set_load(
+            volunteer.volunteer_id,
+            rng.randint(0, volunteer.capacity),
+            paused=rng.random() < 0.3,
+        )
+    all_rows = np.array([index.row_of(v.volunteer_id) for v in volunteers])
+    now = random_now(rng)
+    requests = [
+        replace(
+            random_request(rng, now, volunteers),
+            languages=(rng.choice(many), rng.choice(many)),
+            skills=frozenset(rng.sample(SKILLS, rng.randint(1, 2))),
+        )
+        for _ in range(30)
+    ]
+    results = score_batch(requests, index, now, top_k=4)
+    matched = 0
+    for request, result in zip(requests, results, strict=True):
+        full = evaluate_rows(request, index, all_rows, now)
+        passing = np.flatnonzero(full.stage == 0)
+        if isinstance(result, Unmatched):
+            assert passing.size == 0
+            continue
+        matched += 1
+        best = np.sort(full.score[passing])[::-1][:4]
+        np.testing.assert_allclose(result.scores, best, atol=1e-12)
+    assert matched >= 5
+
+
 # --- why a request is unmatched -------------------------------------------------------------
 
 

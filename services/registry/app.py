@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.registry import api, internal, lifecycle, pages
@@ -76,7 +77,11 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        exception_handlers={**api.EXCEPTION_HANDLERS, NotFound: not_found},
+        exception_handlers={
+            **api.EXCEPTION_HANDLERS,
+            NotFound: not_found,
+            RequestValidationError: bad_address,
+        },
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -132,7 +137,15 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
 
-WEB_PREFIXES = ("/desk", "/volunteer")
+async def bad_address(request: Request, exc: Exception) -> Response:
+    """A page address with a malformed id or parameter leads nowhere: a page says so; the API
+    answers with the field and the reason."""
+    if request.url.path.startswith(WEB_PREFIXES):
+        return render.page(request, "web/not_found.html", status_code=404)
+    return await api.on_request_validation(request, exc)
+
+
+WEB_PREFIXES = ("/desk", "/volunteer", "/offers")
 
 
 async def count_http(

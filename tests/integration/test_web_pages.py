@@ -498,3 +498,13 @@ async def test_saving_the_form_keeps_times_the_grid_cannot_show(registry: Regist
     assert changed.status_code == 303
     data = json.loads((await registry.client.get("/volunteer/profile/data.json")).text)
     assert data["profile"]["availability"] == [{"day": "wed", "start": "10:00", "end": "11:00"}]
+
+
+async def test_a_malformed_page_address_is_a_page_not_json(registry: Registry) -> None:
+    desk = await desk_session(registry)
+    for path in ("/desk/requests/not-an-id", "/desk/requests?offset=many"):
+        answer = await desk.get(path)
+        assert answer.status_code == 404 and "<html" in answer.text, path
+    api = await registry.client.get("/v1/requests/not-an-id", headers={"Authorization": "Bearer x"})
+    assert api.status_code in (401, 422) and api.headers["content-type"] == "application/json"
+    await desk.aclose()

@@ -533,7 +533,8 @@ def _owner_instances(
     each owner's intervals are disjoint and never touch, in no particular order.
     """
     owners, instance_starts, instance_ends, near_changes = [], [], [], []
-    for timezone_id in np.unique(timezone_ids).tolist():
+    # The zones used, without sorting (there are few).
+    for timezone_id in np.flatnonzero(np.bincount(timezone_ids.astype(np.intp))).tolist():
         members = np.flatnonzero(timezone_ids == timezone_id)
         if members.size == timezone_ids.size:  # one zone: no need to pick the members
             members = np.arange(timezone_ids.size)

@@ -61,6 +61,7 @@ from services.matcher.availability import (
     describe_slot,
     pair_overlap,
     planning_horizon,
+    request_bitmap,
     request_bitmaps,
     vector_overlap,
 )
@@ -345,17 +346,18 @@ def prepare_many(
         single = concrete_intervals(requests[0].windows, requests[0].timezone, horizons[0])
         flat = np.array(single, dtype=np.int64).reshape(-1, 2)
         owner = np.zeros(len(single), dtype=np.int64)
+        bitmaps = request_bitmap(single)[None]  # plain integers beat numpy set-up for one
     else:
         owner, start, end = concrete_intervals_flat(
             [r.windows for r in requests], [r.timezone for r in requests], horizons
         )
         flat = np.column_stack([start, end])
+        bitmaps = request_bitmaps(owner, flat[:, 0], flat[:, 1], len(requests))
     count = len(requests)
     bounds = np.searchsorted(owner, np.arange(count + 1)).tolist()
     all_intervals = [flat[bounds[n] : bounds[n + 1]] for n in range(count)]
     offered = np.bincount(owner, weights=flat[:, 1] - flat[:, 0], minlength=count)
     needed = np.minimum(offered, weights.availability_full_minutes * 60.0).tolist()
-    bitmaps = request_bitmaps(owner, flat[:, 0], flat[:, 1], count)
     prepared = []
     for number, (request, horizon) in enumerate(zip(requests, horizons, strict=True)):
         in_person = request.lat is not None and request.lon is not None
@@ -414,9 +416,13 @@ def _reach(
     # runs only on rows it cannot rule out (most remote rows live far away). Rows without a
     # location compare False.
     lat = index.lat[rows]
-    near = np.flatnonzero(
-        EARTH_RADIUS_KM * np.abs(lat - prepared.lat) <= reach * (1.0 + 1e-9) + 1e-6
-    )
+    # In place, as ``R * |lat - lat0| <= reach * (1 + 1e-9) + 1e-6``: fewer temporaries.
+    lower_bound = np.subtract(lat, prepared.lat)
+    np.abs(lower_bound, out=lower_bound)
+    lower_bound *= EARTH_RADIUS_KM
+    allowed = np.multiply(reach, 1.0 + 1e-9)
+    allowed += 1e-6
+    near = np.flatnonzero(lower_bound <= allowed)
     near_rows = rows[near]
     near_distance = haversine_km(
         prepared.lat,
@@ -449,16 +455,6 @@ def _has_skills(prepared: PreparedRequest, index: VolunteerIndex, rows: Rows) ->
     need = np.uint64(prepared.skill_mask)
     has: NDArray[np.bool_] = (index.skill_bits[rows] & need) == need
     return has
-
-
-def _capacity_stage(
-    prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
-) -> NDArray[np.int8]:
-    """PREVIOUSLY_OFFERED, NO_CAPACITY or PASSED for each row."""
-    stage = np.where(index.has_room[rows], np.int8(PASSED), np.int8(NO_CAPACITY))
-    if prepared.excluded_rows.size:
-        stage[np.isin(rows, prepared.excluded_rows)] = PREVIOUSLY_OFFERED
-    return stage
 
 
 @dataclass(frozen=True)
@@ -744,22 +740,34 @@ def _constraint_stages(
     else:  # rows from ``_reach_rows``: in person where a distance is known, remote otherwise
         mode = np.where(np.isnan(distance), REMOTE, IN_PERSON).astype(np.int8)
     best_rank = _best_rank(prepared, index, rows)
-    stage = _capacity_stage(prepared, index, rows)
-    # Latest constraint first, so that the earliest failure is what remains.
-    np.copyto(stage, np.int8(MISSING_SKILL), where=~_has_skills(prepared, index, rows))
-    np.copyto(stage, np.int8(NO_SHARED_LANGUAGE), where=best_rank == 0)
-    np.copyto(stage, np.int8(OUT_OF_REACH), where=mode == NOT_REACHABLE)
+    # The first failed constraint of each row: each check runs only on the rows (``alive``,
+    # positions in ``rows``) that passed the ones before it, and marks them as far as they get.
+    stage = np.full(rows.size, OUT_OF_REACH, dtype=np.int8)
+    alive = np.flatnonzero(mode != NOT_REACHABLE)
+    stage[alive] = NO_SHARED_LANGUAGE
+    alive = alive[best_rank[alive] != 0]
+    stage[alive] = MISSING_SKILL
+    alive_rows = rows[alive]
+    has = _has_skills(prepared, index, alive_rows)
+    alive, alive_rows = alive[has], alive_rows[has]
+    stage[alive] = NO_CAPACITY
+    if prepared.excluded_rows.size:
+        offered = np.isin(alive_rows, prepared.excluded_rows)
+        stage[alive[offered]] = PREVIOUSLY_OFFERED
+        alive, alive_rows = alive[~offered], alive_rows[~offered]
+    room = index.has_room[alive_rows]
+    alive, alive_rows = alive[room], alive_rows[room]
 
     # The exact time check, only for rows that pass everything else and the weekly bitmap
     # (which never rejects a pair that really shares an hour).
-    candidates = np.flatnonzero(stage == PASSED)
-    shares_slots = _shared_slots(prepared, index, rows[candidates]) >= MIN_SHARED_SLOTS
-    stage[candidates[~shares_slots]] = NO_TIME_OVERLAP
-    checked = candidates[shares_slots]
+    shares_slots = _shared_slots(prepared, index, alive_rows) >= MIN_SHARED_SLOTS
+    stage[alive[shares_slots]] = PASSED
+    stage[alive[~shares_slots]] = NO_TIME_OVERLAP
+    checked, checked_rows = alive[shares_slots], alive_rows[shares_slots]
     checked_overlap = vector_overlap(
-        index.window_start[rows[checked]],
-        index.window_end[rows[checked]],
-        index.timezone_id[rows[checked]],
+        np.take(index.window_start, checked_rows, axis=0),  # faster than [] for 2-d rows
+        np.take(index.window_end, checked_rows, axis=0),
+        index.timezone_id[checked_rows],
         index.timezones.codes,
         np.zeros(checked.size, dtype=np.int64),
         times or RequestTimes.of([prepared.intervals], [prepared.horizon], prepared.bitmap[None]),
@@ -1222,8 +1230,8 @@ def _check_time(
         batch = np.repeat(next_pair[pending] - run_start, counts) + np.arange(int(counts.sum()))
         rows = pair_rows[batch]
         overlap = vector_overlap(
-            index.window_start[rows],
-            index.window_end[rows],
+            np.take(index.window_start, rows, axis=0),  # faster than [] for 2-d rows
+            np.take(index.window_end, rows, axis=0),
             index.timezone_id[rows],
             index.timezones.codes,
             pair_request[batch],

@@ -28,6 +28,8 @@ from services.matcher.scoring import (
     evaluate_pair,
     evaluate_rows,
     explain_unmatched,
+    prepare,
+    prepare_many,
     score_batch,
     score_request,
 )
@@ -432,6 +434,41 @@ def test_vectorised_scorer_agrees_with_the_per_pair_reference() -> None:
         "no_time_overlap",
     }
     assert outcomes[None] >= 30
+
+
+def test_rows_in_any_order_and_repeated_get_the_reference_outcome_at_each_position() -> None:
+    # Each constraint is checked only on the rows that passed the earlier ones; positions
+    # must still line up with the rows given, whatever their order.
+    rng = random.Random(17)
+    volunteers = [random_volunteer(rng) for _ in range(120)]
+    index = VolunteerIndex()
+    index.add_many(volunteers)
+    by_row = {index.row_of(v.volunteer_id): v for v in volunteers}
+    for _ in range(15):
+        now = random_now(rng)
+        request = random_request(rng, now, volunteers)
+        rows = np.array(rng.choices(list(by_row), k=200))
+        evaluation = evaluate_rows(request, index, rows, now)
+        for position, row in enumerate(rows.tolist()):
+            reference = evaluate_pair(request, by_row[row], now)
+            assert evaluation.failed(position) == reference.failed
+            if reference.failed is None:
+                assert abs(evaluation.score[position] - reference.score) <= 1e-9
+
+
+def test_one_request_prepared_alone_has_the_bitmap_of_a_batch() -> None:
+    rng = random.Random(19)
+    volunteers = [random_volunteer(rng) for _ in range(20)]
+    index = VolunteerIndex()
+    index.add_many(volunteers)
+    for _ in range(30):
+        now = random_now(rng)
+        requests = [random_request(rng, now, volunteers) for _ in range(3)]
+        batch = prepare_many(requests, index, now, WEIGHTS)
+        for request, together in zip(requests, batch, strict=True):
+            alone = prepare(request, index, now, WEIGHTS)
+            np.testing.assert_array_equal(alone.bitmap, together.bitmap)
+            np.testing.assert_array_equal(alone.intervals, together.intervals)
 
 
 @pytest.mark.parametrize(

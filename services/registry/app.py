@@ -20,7 +20,7 @@ from services.registry.orm import outbox
 from services.registry.repository import refresh_gauges
 from services.registry.settings import RegistrySettings
 from services.registry.unit_of_work import UnitOfWork
-from services.registry.web import desk, public, render, volunteer
+from services.registry.web import desk, public, render, security, volunteer
 from shared.broker import make_broker
 from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine, make_session_factory
@@ -81,6 +81,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
             **api.EXCEPTION_HANDLERS,
             NotFound: not_found,
             RequestValidationError: bad_address,
+            security.CsrfRefused: csrf_refused,
         },
     )
     app.state.settings = settings
@@ -143,6 +144,10 @@ async def bad_address(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(WEB_PREFIXES):
         return render.page(request, "web/not_found.html", status_code=404)
     return await api.on_request_validation(request, exc)
+
+
+async def csrf_refused(request: Request, exc: Exception) -> Response:
+    return render.refused(request)
 
 
 WEB_PREFIXES = ("/desk", "/volunteer", "/offers")

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.registry import domain, lifecycle
@@ -19,7 +19,7 @@ from services.registry.errors import NotFound, Unauthorised
 from services.registry.orm import Match, SupportRequest, Volunteer
 from services.registry.web import security
 from services.registry.web.i18n import N_
-from services.registry.web.render import page, reader_words, refused
+from services.registry.web.render import page, reader_words
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,15 +134,10 @@ async def short_link(code: str, request: Request) -> HTMLResponse:
 
 @router.post("/offers/{match_id}/{action}", response_class=HTMLResponse)
 async def decide(
-    match_id: uuid.UUID,
-    action: str,
-    request: Request,
-    token: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
+    match_id: uuid.UUID, action: str, request: Request, form: security.CheckedForm
 ) -> HTMLResponse:
     _check_action(action)
-    if not security.csrf_is_valid(request, csrf_token):
-        return refused(request)
+    token = (form.get("token") or [""])[0]
     _, _, volunteer = await _offer(request, match_id)
     try:
         await lifecycle.respond(

@@ -16,7 +16,7 @@ from services.registry.errors import NotFound, Unauthorised
 from services.registry.orm import Organisation
 from services.registry.schemas import CompleteIn, RequestIn
 from services.registry.web import forms, security
-from services.registry.web.render import page, reader_words, redirect, refused
+from services.registry.web.render import page, reader_words, redirect
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
@@ -32,11 +32,6 @@ FILTERS: tuple[str, ...] = (
     "cancelled",
     "expired",
 )
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    data = await request.form()
-    return {key: [str(v) for v in data.getlist(key)] for key in data}
 
 
 async def _organisation(request: Request) -> Organisation | None:
@@ -62,10 +57,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def sign_in(request: Request, form: security.CheckedForm) -> Response:
     try:
         async with request.app.state.session_factory() as session:
             org = await service.organisation_for_key(session, forms.one(form, "api_key"))
@@ -78,10 +70,7 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def sign_out(request: Request, form: security.CheckedForm) -> Response:
     response = redirect(SIGN_IN)
     security.close_session(request, response)
     return response
@@ -134,10 +123,7 @@ async def new_request_page(request: Request) -> Response:
 
 
 @router.post("/requests/new", response_class=HTMLResponse)
-async def new_request(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def new_request(request: Request, form: security.CheckedForm) -> Response:
     org = await _organisation(request)
     if org is None:
         return redirect(SIGN_IN)
@@ -186,10 +172,7 @@ async def request_page(request_id: uuid.UUID, request: Request) -> Response:
 
 
 @router.post("/requests/{request_id}/cancel")
-async def cancel(request_id: uuid.UUID, request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def cancel(request_id: uuid.UUID, request: Request, form: security.CheckedForm) -> Response:
     org = await _organisation(request)
     if org is None:
         return redirect(SIGN_IN)
@@ -201,10 +184,7 @@ async def cancel(request_id: uuid.UUID, request: Request) -> Response:
 
 
 @router.post("/requests/{request_id}/complete", response_class=HTMLResponse)
-async def complete(request_id: uuid.UUID, request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def complete(request_id: uuid.UUID, request: Request, form: security.CheckedForm) -> Response:
     org = await _organisation(request)
     if org is None:
         return redirect(SIGN_IN)

@@ -19,8 +19,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 
 SESSION_COOKIE = "involvim_session"
 CSRF_COOKIE = "involvim_csrf"
@@ -123,3 +124,20 @@ def remember_csrf(request: Request, response: Response) -> None:
 def csrf_is_valid(request: Request, submitted: str | None) -> bool:
     expected = request.cookies.get(CSRF_COOKIE)
     return bool(expected and submitted) and hmac.compare_digest(str(submitted), str(expected))
+
+
+class CsrfRefused(Exception):
+    """A form was posted without this reader's CSRF token: nothing may change."""
+
+
+async def checked_form(request: Request) -> dict[str, list[str]]:
+    """The posted form's fields, once its CSRF token matched the reader's cookie."""
+    data = await request.form()
+    form = {key: [str(value) for value in data.getlist(key)] for key in data}
+    if not csrf_is_valid(request, (form.get(CSRF_FIELD) or [""])[0]):
+        raise CsrfRefused
+    return form
+
+
+# Every page that changes something takes its form through this, so none can skip the check.
+CheckedForm = Annotated[dict[str, list[str]], Depends(checked_form)]

@@ -18,17 +18,12 @@ from services.registry.errors import NotFound, Unauthorised
 from services.registry.orm import Match, SupportRequest, Volunteer
 from services.registry.schemas import VolunteerIn, VolunteerPatch
 from services.registry.web import forms, security
-from services.registry.web.render import page, reader_words, redirect, refused
+from services.registry.web.render import page, reader_words, redirect
 
 router = APIRouter(prefix="/volunteer", include_in_schema=False)
 
 PROFILE = "/volunteer/profile"
 SIGN_IN = "/volunteer/sign-in"
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    data = await request.form()
-    return {key: [str(v) for v in data.getlist(key)] for key in data}
 
 
 def _signed_in(request: Request) -> service.SignedIn | None:
@@ -105,10 +100,7 @@ async def sign_up_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/sign-up", response_class=HTMLResponse)
-async def sign_up(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def sign_up(request: Request, form: security.CheckedForm) -> Response:
     w = reader_words(request)
     parsed = forms.volunteer_body(form, w.locale, registering=True)
     try:
@@ -139,10 +131,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request) -> HTMLResponse:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def sign_in(request: Request, form: security.CheckedForm) -> HTMLResponse:
     email = forms.one(form, "email")
     if "@" not in email or len(email) > 320:
         w = reader_words(request)
@@ -179,10 +168,7 @@ async def enter(
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def sign_out(request: Request, form: security.CheckedForm) -> Response:
     response = redirect("/")
     security.close_session(request, response)
     return response
@@ -236,10 +222,7 @@ async def edit_page(request: Request) -> Response:
 
 
 @router.post("/profile/edit", response_class=HTMLResponse)
-async def edit(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def edit(request: Request, form: security.CheckedForm) -> Response:
     who = _signed_in(request)
     if who is None:
         return redirect(SIGN_IN)
@@ -266,10 +249,7 @@ async def edit(request: Request) -> Response:
 
 
 @router.post("/profile/pause")
-async def pause(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def pause(request: Request, form: security.CheckedForm) -> Response:
     who = _signed_in(request)
     if who is None:
         return redirect(SIGN_IN)
@@ -281,10 +261,9 @@ async def pause(request: Request) -> Response:
 
 
 @router.post("/offers/{match_id}/{action}")
-async def answer_offer(match_id: uuid.UUID, action: str, request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def answer_offer(
+    match_id: uuid.UUID, action: str, request: Request, form: security.CheckedForm
+) -> Response:
     who = _signed_in(request)
     if who is None:
         return redirect(SIGN_IN)
@@ -364,10 +343,7 @@ async def delete_page(request: Request) -> Response:
 
 
 @router.post("/delete", response_class=HTMLResponse)
-async def delete(request: Request) -> Response:
-    form = await _form(request)
-    if not security.csrf_is_valid(request, forms.one(form, security.CSRF_FIELD)):
-        return refused(request)
+async def delete(request: Request, form: security.CheckedForm) -> Response:
     who = _signed_in(request)
     if who is None:
         return redirect(SIGN_IN)

@@ -1,9 +1,21 @@
-"""The skill taxonomy: codes are stable identifiers; labels are per locale."""
+"""The supported locales and the skill taxonomy: codes are stable identifiers; labels are per
+locale."""
 
 from __future__ import annotations
 
 LOCALES: tuple[str, ...] = ("en", "pl", "uk", "ru", "fi", "pt", "sl")
 DEFAULT_LOCALE = "en"
+# Babel's data for each locale: British English for the day-month order and the 24-hour clock
+# used in the partner cities, and European rather than Brazilian Portuguese.
+BABEL_LOCALES: dict[str, str] = {
+    "en": "en_GB",
+    "pl": "pl",
+    "uk": "uk",
+    "ru": "ru",
+    "fi": "fi",
+    "pt": "pt_PT",
+    "sl": "sl",
+}
 
 SKILL_LABELS: dict[str, dict[str, str]] = {
     "legal_aid": {

@@ -26,7 +26,7 @@ from babel.numbers import format_decimal
 
 from services.notifier import phrases
 from services.notifier.sms import fit, segments
-from shared.skills import LOCALES, SKILL_LABELS
+from shared.skills import BABEL_LOCALES, LOCALES, SKILL_LABELS
 
 __all__ = [
     "KINDS",
@@ -54,17 +54,6 @@ SMS_SEGMENTS = 2
 # Context keys a caller may leave out, with the value a template then sees.
 OPTIONAL: dict[str, dict[str, Any]] = {"match_accepted_organisation": {"how_to_meet": None}}
 
-# Babel data per locale: British English for the day-month order and the 24-hour clock used
-# in the partner cities, and European rather than Brazilian Portuguese.
-BABEL_LOCALES: dict[str, str] = {
-    "en": "en_GB",
-    "pl": "pl",
-    "uk": "uk",
-    "ru": "ru",
-    "fi": "fi",
-    "pt": "pt_PT",
-    "sl": "sl",
-}
 ListStyle = Literal["standard", "or"]
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Reasons whose words depend on no parameter.

@@ -25,21 +25,10 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
-from shared.skills import DEFAULT_LOCALE, LOCALES, SKILL_LABELS
+from shared.skills import BABEL_LOCALES, DEFAULT_LOCALE, LOCALES, SKILL_LABELS
 
 CATALOGUES = Path(__file__).resolve().parent.parent / "locale"
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# British English for the day-month order and the 24-hour clock used in the partner cities,
-# European rather than Brazilian Portuguese.
-BABEL_LOCALES: dict[str, str] = {
-    "en": "en_GB",
-    "pl": "pl",
-    "uk": "uk",
-    "ru": "ru",
-    "fi": "fi",
-    "pt": "pt_PT",
-    "sl": "sl",
-}
 # Each language named in itself, for the switcher (a reader looks for their own language).
 ENDONYMS: dict[str, str] = {
     "en": "English",

@@ -68,6 +68,8 @@ from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
 
+from shared.skills import BABEL_LOCALES
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -76,16 +78,6 @@ DATA_FILE = "cities500.json"
 CONTINENT = "EU"
 MIN_QUERY = 2
 DEFAULT_LIMIT = 8
-# British English and European Portuguese, as on the pages.
-BABEL_LOCALES: dict[str, str] = {
-    "en": "en_GB",
-    "pl": "pl",
-    "uk": "uk",
-    "ru": "ru",
-    "fi": "fi",
-    "pt": "pt_PT",
-    "sl": "sl",
-}
 # A single exact match among several wins outright only when it is this much bigger than the
 # next one and a sizeable town itself (Paris, not the village of Louth beside the English town).
 DOMINANT_RATIO = 20

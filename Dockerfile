@@ -1,10 +1,12 @@
 # One image for every service; the command picks it: registry, matcher, notifier or migrate.
 FROM python:3.11.10-slim-bookworm
 
+# NUMBA_CACHE_DIR: where the matcher keeps its compiled kernels (the installed code is read-only).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    NUMBA_CACHE_DIR=/tmp/numba
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

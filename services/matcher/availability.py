@@ -10,8 +10,8 @@ repeated in autumn) is read the way ``zoneinfo`` reads it with ``fold=0``: with 
 in force before the change.
 
 Two implementations give the same numbers: a plain one for a single pair (``pair_overlap``,
-the reference) and a vectorised one over many (volunteer, request) pairs at once
-(``vector_overlap``). A 15-minute weekly bitmap in UTC (``request_bitmap``,
+the reference) and one over many (volunteer, request) pairs at once (``vector_overlap``, the
+same steps compiled with Numba). A 15-minute weekly bitmap in UTC (``request_bitmap``,
 ``volunteer_bitmap``) gives a cheap pre-filter that never rejects a pair that really overlaps.
 
 All instants are whole seconds since the Unix epoch, UTC.
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -297,28 +298,6 @@ def local_to_utc(wall_clock: NDArray[np.int64], timezone: str) -> NDArray[np.int
     return _to_utc(wall_clock, table)
 
 
-def _near_forward_change(
-    wall_start: NDArray[np.int64], wall_end: NDArray[np.int64], table: _OffsetTable
-) -> NDArray[np.bool_]:
-    """Windows close to a change that moves the clock forward.
-
-    Only there can two windows that are apart in local time overlap or touch in UTC (the
-    skipped hour keeps the old offset), so only their owners need their intervals merged.
-    ``table`` must cover every instant given.
-    """
-    near = np.zeros(wall_start.size, dtype=bool)
-    if wall_start.size == 0:
-        return near
-    thresholds, offsets = table
-    for position, threshold in enumerate(thresholds):
-        jump = offsets[position + 1] - offsets[position]
-        if jump > 0:
-            near |= (np.abs(wall_start - threshold) <= jump) | (
-                np.abs(wall_end - threshold) <= jump
-            )
-    return near
-
-
 @dataclass(frozen=True)
 class RequestTimes:
     """Concrete intervals and horizons of many requests, laid out once for ``vector_overlap``."""
@@ -330,6 +309,22 @@ class RequestTimes:
     interval_start: NDArray[np.int64]  # each request's intervals sorted and disjoint
     interval_end: NDArray[np.int64]
     bitmap: NDArray[np.uint64]  # (request, word): ``request_bitmap`` of each
+    # Zone name -> ``_day_span`` of every request's horizon in that zone, worked out once.
+    _day_spans: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def day_spans(self, timezone: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Each request's ``_day_span`` in ``timezone``: (first dates, numbers of dates)."""
+        spans = self._day_spans.get(timezone)
+        if spans is None:
+            distinct = {horizon: _day_span(horizon, timezone) for horizon in set(self.horizons)}
+            first_day, day_count = zip(*(distinct[h] for h in self.horizons), strict=True)
+            spans = self._day_spans[timezone] = (
+                np.array(first_day, dtype=np.int64),
+                np.array(day_count, dtype=np.int64),
+            )
+        return spans
 
     @classmethod
     def of(
@@ -375,13 +370,13 @@ def _instances(
     timezone: str,
     horizon_of_owner: NDArray[np.int64],
     horizons: Sequence[Horizon],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Concrete UTC intervals of owners whose windows are in one time zone, not clipped.
 
     ``starts``/``ends`` are ``(owners, windows)`` minutes of the week, -1 where unused;
     owner ``o`` is laid onto the local dates that can reach into
-    ``horizons[horizon_of_owner[o]]``. Returns ``(owner, start, end, near_change)`` for every
-    occurrence of every window.
+    ``horizons[horizon_of_owner[o]]``. Returns ``(owner, start, end)`` for every occurrence of
+    every window.
     """
     if horizon_of_owner.size and (horizon_of_owner == horizon_of_owner[0]).all():
         # One horizon (a single request): no need to sort to find the distinct ones.
@@ -410,17 +405,12 @@ def _instances(
     wall_end = midnight + (end_minute[window] % MINUTES_PER_DAY) * 60
     if window.size == 0:
         nothing = np.zeros(0, dtype=np.int64)
-        return nothing, nothing, nothing, np.zeros(0, dtype=bool)
+        return nothing, nothing, nothing
     # One offset table for both ends (a wider table gives the same offsets).
     low = int(min(wall_start.min(), wall_end.min()))
     high = int(max(wall_start.max(), wall_end.max()))
     table = _offsets_between(low, high, timezone)
-    return (
-        owner[window],
-        _to_utc(wall_start, table),
-        _to_utc(wall_end, table),
-        _near_forward_change(wall_start, wall_end, table),
-    )
+    return owner[window], _to_utc(wall_start, table), _to_utc(wall_end, table)
 
 
 def _merge_by_owner(
@@ -495,7 +485,7 @@ def concrete_intervals_flat(
     owners, instance_starts, instance_ends = [], [], []
     for timezone_id, name in enumerate(names):
         members = np.flatnonzero(timezone_ids == timezone_id)
-        member, start, end, _ = _instances(
+        member, start, end = _instances(
             starts[members], ends[members], name, owner[members], horizons
         )
         owners.append(members[member])
@@ -515,150 +505,105 @@ def concrete_intervals_flat(
     return _merge_by_owner(owner[inside], start[inside], end[inside], base, span)
 
 
-def _owner_instances(
+@numba.njit(cache=True, nogil=True)
+def _overlap_kernel(  # pragma: no cover - compiled; checked against the reference in tests
     starts: NDArray[np.int16],
     ends: NDArray[np.int16],
-    timezone_ids: NDArray[np.integer[Any]],
-    timezones: Sequence[str],
-    horizon_of_owner: NDArray[np.int64],
-    horizons: Sequence[Horizon],
+    pair_zone: NDArray[np.int64],
+    pair_request: NDArray[np.int64],
+    first_day: NDArray[np.int64],
+    day_count: NDArray[np.int64],
+    thresholds: NDArray[np.int64],
+    threshold_bounds: NDArray[np.int64],
+    offsets: NDArray[np.int64],
     horizon_start: NDArray[np.int64],
     horizon_end: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Concrete UTC intervals of owners in several time zones, clipped to their horizons.
-
-    Owner ``o`` has merged weekly windows ``starts[o]``/``ends[o]`` in
-    ``timezones[timezone_ids[o]]`` and the horizon ``horizons[horizon_of_owner[o]]``, whose
-    bounds are ``horizon_start[o]``/``horizon_end[o]``. Returns ``(owner, start, end)``:
-    each owner's intervals are disjoint and never touch, in no particular order.
-    """
-    owners, instance_starts, instance_ends, near_changes = [], [], [], []
-    # The zones used, without sorting (there are few).
-    for timezone_id in np.flatnonzero(np.bincount(timezone_ids.astype(np.intp))).tolist():
-        members = np.flatnonzero(timezone_ids == timezone_id)
-        if members.size == timezone_ids.size:  # one zone: no need to pick the members
-            members = np.arange(timezone_ids.size)
-        owner, start, end, near_change = _instances(
-            starts[members],
-            ends[members],
-            timezones[timezone_id],
-            horizon_of_owner[members],
-            horizons,
-        )
-        owners.append(members[owner])
-        instance_starts.append(start)
-        instance_ends.append(end)
-        near_changes.append(near_change)
-    owner = np.concatenate(owners)
-    start = np.maximum(np.concatenate(instance_starts), horizon_start[owner])
-    end = np.minimum(np.concatenate(instance_ends), horizon_end[owner])
-    inside = end > start
-    owner, start, end = owner[inside], start[inside], end[inside]
-    near_change = np.concatenate(near_changes)[inside]
-    if near_change.any():
-        needs_merge = np.zeros(starts.shape[0], dtype=bool)
-        needs_merge[owner[near_change]] = True
-        merge = needs_merge[owner]
-        base = int(horizon_start.min())
-        span = int(horizon_end.max()) - base + 1
-        merged = _merge_by_owner(owner[merge], start[merge], end[merge], base, span)
-        owner = np.concatenate([owner[~merge], merged[0]])
-        start = np.concatenate([start[~merge], merged[1]])
-        end = np.concatenate([end[~merge], merged[2]])
-    return owner, start, end
-
-
-def _join(
-    owner: NDArray[np.int64],
-    start: NDArray[np.int64],
-    end: NDArray[np.int64],
-    request_of_owner: NDArray[np.int64],
-    requests: RequestTimes,
+    interval_bounds: NDArray[np.int64],
+    interval_start: NDArray[np.int64],
+    interval_end: NDArray[np.int64],
     min_seconds: int,
-) -> VectorOverlap:
-    """Shared time of owners' intervals (``owner``, ``start``, ``end``) with their requests'.
+    total: NDArray[np.int64],
+    longest: NDArray[np.int64],
+    first_start: NDArray[np.int64],
+    first_end: NDArray[np.int64],
+) -> None:
+    """``pair_overlap`` of each pair, as the reference does it: lay out, merge, sweep.
 
-    Each owner's intervals must be disjoint and never touch; an owner's intervals beyond its
-    request's horizon meet nothing, as the request's intervals lie within it.
+    Pair ``p``'s volunteer windows are laid onto the local dates ``first_day[p]`` onwards
+    (``day_count[p]`` of them, days since the epoch) and turned into UTC by the offset table
+    of zone ``pair_zone[p]`` (``thresholds[threshold_bounds[z]:threshold_bounds[z + 1]]``, and
+    offsets from ``offsets[threshold_bounds[z] + z]``), clipped to the request's horizon,
+    merged, then swept against the request's intervals.
     """
-    count = request_of_owner.size
-    total = np.zeros(count, dtype=np.int64)
-    longest = np.zeros(count, dtype=np.int64)
-    first_start = np.full(count, -1, dtype=np.int64)
-    first_end = np.full(count, -1, dtype=np.int64)
-    if owner.size == 0 or requests.interval_start.size == 0:
-        return VectorOverlap(total, longest, first_start, first_end)
-    # Each owner interval meets a run of its request's intervals. Requests' intervals
-    # sit on one sorted axis, request r's instants shifted by r * span.
-    base = int(requests.horizon_start.min())
-    span = int(requests.horizon_end.max()) - base + 1
-    # Outside every request's horizon nothing is shared; clipped, no interval reaches into
-    # the next request's stretch of the axis.
-    start, end = np.maximum(start, base), np.minimum(end, base + span - 1)
-    request_shift = requests.interval_request * span - base
-    request_starts = requests.interval_start + request_shift
-    request_ends = requests.interval_end + request_shift
-    owner_shift = request_of_owner[owner] * span - base
-    first_met = np.searchsorted(request_ends, start + owner_shift, "right")
-    past_met = np.searchsorted(request_starts, end + owner_shift, "left")
-    met = np.maximum(past_met - first_met, 0)
-    instance = np.repeat(np.arange(owner.size), met)
-    run_start = np.cumsum(met) - met
-    request_index = first_met[instance] + (np.arange(instance.size) - run_start[instance])
-    piece_start = np.maximum(start[instance], requests.interval_start[request_index])
-    piece_end = np.minimum(end[instance], requests.interval_end[request_index])
-    positive = piece_end > piece_start
-    piece_owner = owner[instance][positive]
-    piece_start, piece_end = piece_start[positive], piece_end[positive]
-    piece_length = piece_end - piece_start
-
-    np.add.at(total, piece_owner, piece_length)
-    np.maximum.at(longest, piece_owner, piece_length)
-    long_enough = piece_length >= min_seconds
-    slot_owner, slot_start = piece_owner[long_enough], piece_start[long_enough]
-    earliest = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(earliest, slot_owner, slot_start)
-    first = slot_start == earliest[slot_owner]  # pieces of one owner never share a start
-    first_start[slot_owner[first]] = slot_start[first]
-    first_end[slot_owner[first]] = piece_end[long_enough][first]
-    return VectorOverlap(total, longest, first_start, first_end)
-
-
-def _windows_meeting(
-    starts: NDArray[np.int16],
-    ends: NDArray[np.int16],
-    timezone_ids: NDArray[np.integer[Any]],
-    timezones: Sequence[str],
-    request_of_pair: NDArray[np.int64],
-    requests: RequestTimes,
-) -> NDArray[np.bool_]:
-    """Which weekly windows of each pair's volunteer can share any time with the request.
-
-    A window's occurrences fall, in UTC, within the window moved by any offset its zone uses
-    (as in ``volunteer_bitmap``); one that touches no slot of the request's weekly bitmap
-    shares nothing on any date, so it need not be laid onto the dates at all.
-    """
-    request_count = requests.horizon_start.size
-    words = np.ascontiguousarray(requests.bitmap, dtype="<u8")
-    bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[:, :SLOTS_PER_WEEK]
-    # Slots of the request up to each slot of a two-week axis (windows may run past Sunday).
-    before = np.zeros((request_count, 2 * SLOTS_PER_WEEK + 1), dtype=np.int32)
-    np.cumsum(bits, axis=1, out=before[:, 1 : SLOTS_PER_WEEK + 1])
-    before[:, SLOTS_PER_WEEK + 1 :] = before[:, 1 : SLOTS_PER_WEEK + 1]
-    before[:, SLOTS_PER_WEEK + 1 :] += before[:, SLOTS_PER_WEEK : SLOTS_PER_WEEK + 1]
-    names = list(timezones)
-    low = np.array([offset_range_minutes(name)[0] for name in names], dtype=np.int64)
-    high = np.array([offset_range_minutes(name)[1] for name in names], dtype=np.int64)
-    used = starts >= 0
-    # The widest UTC stretch of each window, in minutes of the week, a minute to spare.
-    first = (starts - high[timezone_ids][:, None] - 1) // SLOT_MINUTES
-    past = -(-(ends - low[timezone_ids][:, None] + 1) // SLOT_MINUTES)
-    first_in_week = first % SLOTS_PER_WEEK
-    length = np.minimum(past - first, SLOTS_PER_WEEK)
-    at = (request_of_pair * before.shape[1])[:, None] + first_in_week
-    touched = before.ravel()[at + length] - before.ravel()[at]
-    meets: NDArray[np.bool_] = used & (touched > 0)
-    return meets
+    width = starts.shape[1]
+    most_days = 0
+    for p in range(day_count.size):
+        most_days = max(most_days, day_count[p])
+    buffer_start = np.empty(width * (most_days // 7 + 1), dtype=np.int64)
+    buffer_end = np.empty_like(buffer_start)
+    for p in range(starts.shape[0]):
+        request, zone = pair_request[p], pair_zone[p]
+        low, high = horizon_start[request], horizon_end[request]
+        table_start, table_end = threshold_bounds[zone], threshold_bounds[zone + 1]
+        first_offset = table_start + zone
+        first_weekday = (first_day[p] + _EPOCH_WEEKDAY) % 7
+        count = 0
+        for w in range(width):
+            start_minute = starts[p, w]
+            if start_minute < 0:
+                continue
+            end_minute = ends[p, w]
+            day = (start_minute // MINUTES_PER_DAY - first_weekday) % 7
+            while day < day_count[p]:
+                midnight = (first_day[p] + day) * DAY_SECONDS
+                wall_start = midnight + (start_minute % MINUTES_PER_DAY) * 60
+                wall_end = midnight + (end_minute % MINUTES_PER_DAY) * 60
+                # UTC offsets as ``_to_utc`` finds them: thresholds strictly passed.
+                position = table_start
+                while position < table_end and thresholds[position] <= wall_start:
+                    position += 1
+                start = wall_start - offsets[first_offset + position - table_start]
+                position = table_start
+                while position < table_end and thresholds[position] <= wall_end:
+                    position += 1
+                end = wall_end - offsets[first_offset + position - table_start]
+                start, end = max(start, low), min(end, high)
+                if end > start:
+                    # Insertion keeps the buffer sorted by start (it nearly is already).
+                    slot = count
+                    while slot > 0 and buffer_start[slot - 1] > start:
+                        buffer_start[slot] = buffer_start[slot - 1]
+                        buffer_end[slot] = buffer_end[slot - 1]
+                        slot -= 1
+                    buffer_start[slot], buffer_end[slot] = start, end
+                    count += 1
+                day += 7
+        # Merge overlapping or touching intervals (they can meet near a forward change).
+        merged = 0
+        for i in range(count):
+            if merged and buffer_start[i] <= buffer_end[merged - 1]:
+                buffer_end[merged - 1] = max(buffer_end[merged - 1], buffer_end[i])
+            else:
+                buffer_start[merged], buffer_end[merged] = buffer_start[i], buffer_end[i]
+                merged += 1
+        # The two-pointer sweep of ``interval_overlap``.
+        shared = stretch = 0
+        slot_start = slot_end = -1
+        i, j, j_end = 0, interval_bounds[request], interval_bounds[request + 1]
+        while i < merged and j < j_end:
+            start = max(buffer_start[i], interval_start[j])
+            end = min(buffer_end[i], interval_end[j])
+            if end > start:
+                shared += end - start
+                stretch = max(stretch, end - start)
+                if slot_start < 0 and end - start >= min_seconds:
+                    slot_start, slot_end = start, end
+            if buffer_end[i] <= interval_end[j]:
+                i += 1
+            else:
+                j += 1
+        total[p], longest[p] = shared, stretch
+        first_start[p], first_end[p] = slot_start, slot_end
 
 
 def vector_overlap(
@@ -674,22 +619,58 @@ def vector_overlap(
 
     Pair ``p`` is the volunteer whose merged weekly windows are ``starts[p]``/``ends[p]``
     (minutes of the week in local time, -1 where unused) in ``timezones[timezone_ids[p]]``,
-    and the request numbered ``request_of_pair[p]`` in ``requests``.
+    and the request numbered ``request_of_pair[p]`` in ``requests``. The pairs go through a
+    compiled loop (Numba): the same steps as the reference, without Python's cost per pair.
     """
-    if starts.shape[0] == 0 or requests.interval_start.size == 0:
-        return _join(*(np.zeros(0, dtype=np.int64),) * 3, request_of_pair, requests, min_seconds)
-    meets = _windows_meeting(starts, ends, timezone_ids, timezones, request_of_pair, requests)
-    owner, start, end = _owner_instances(
-        np.where(meets, starts, -1),
-        np.where(meets, ends, -1),
-        timezone_ids,
-        timezones,
-        request_of_pair,
-        requests.horizons,
-        requests.horizon_start[request_of_pair],
-        requests.horizon_end[request_of_pair],
+    count = request_of_pair.size
+    result = VectorOverlap(
+        np.zeros(count, dtype=np.int64),
+        np.zeros(count, dtype=np.int64),
+        np.full(count, -1, dtype=np.int64),
+        np.full(count, -1, dtype=np.int64),
     )
-    return _join(owner, start, end, request_of_pair, requests, min_seconds)
+    if count == 0 or requests.interval_start.size == 0:
+        return result
+    request_of_pair = request_of_pair.astype(np.int64, copy=False)
+    # Zones in use, renumbered 0.. for the kernel, and their dates for each request.
+    zone_ids = timezone_ids.astype(np.int64)
+    used = np.flatnonzero(np.bincount(zone_ids))
+    renumbered = np.zeros(used[-1] + 1, dtype=np.int64)
+    renumbered[used] = np.arange(used.size)
+    pair_zone = renumbered[zone_ids]
+    names = [timezones[zone_id] for zone_id in used.tolist()]
+    spans = [requests.day_spans(name) for name in names]
+    first_day = np.column_stack([first for first, _ in spans])  # (request, zone)
+    day_count = np.column_stack([count for _, count in spans])
+    low = int(first_day.min()) * DAY_SECONDS
+    high = int((first_day + day_count).max() + 1) * DAY_SECONDS
+    tables = [_offsets_between(low, high, name) for name in names]
+    threshold_bounds = np.cumsum([0, *(len(table[0]) for table in tables)]).astype(np.int64)
+    interval_bounds = np.searchsorted(
+        requests.interval_request, np.arange(requests.horizon_start.size + 1)
+    )
+    _overlap_kernel(
+        np.ascontiguousarray(starts, dtype=np.int16),
+        np.ascontiguousarray(ends, dtype=np.int16),
+        pair_zone,
+        request_of_pair,
+        first_day[request_of_pair, pair_zone],
+        day_count[request_of_pair, pair_zone],
+        np.concatenate([table[0] for table in tables]).astype(np.int64),
+        threshold_bounds,
+        np.concatenate([table[1] for table in tables]).astype(np.int64),
+        requests.horizon_start,
+        requests.horizon_end,
+        interval_bounds,
+        requests.interval_start,
+        requests.interval_end,
+        min_seconds,
+        result.total_seconds,
+        result.longest_seconds,
+        result.first_start,
+        result.first_end,
+    )
+    return result
 
 
 # --- the weekly bitmap pre-filter -----------------------------------------------------------

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -69,17 +70,18 @@ from services.matcher.domain import (
     COMPONENTS,
     DEFAULT_WEIGHTS,
     LEVELS,
+    LanguageLevel,
     Proposal,
     Request,
     Unmatched,
     Volunteer,
+    WeeklyWindow,
     Weights,
 )
 from services.matcher.index import (
     EARTH_RADIUS_KM,
     Rows,
     VolunteerIndex,
-    haversine_km,
     level_rank,
 )
 
@@ -400,61 +402,117 @@ def prepare_many(
     return prepared
 
 
-def _reach(
-    prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
-) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
-    """How each row would work with the request, and the distance for in-person rows."""
-    if prepared.accepts_remote:
-        mode = np.where(index.remote_ok[rows], np.int8(REMOTE), np.int8(NOT_REACHABLE))
-    else:
-        mode = np.full(rows.size, NOT_REACHABLE, dtype=np.int8)
-    if not prepared.in_person:
-        return mode, np.full(rows.size, np.nan)
-    distance = np.full(rows.size, np.nan)
-    reach = index.reach_km[rows]
-    # The latitude difference alone bounds the distance from below, so the full haversine
-    # runs only on rows it cannot rule out (most remote rows live far away). Rows without a
-    # location compare False.
-    lat = index.lat[rows]
-    # In place, as ``R * |lat - lat0| <= reach * (1 + 1e-9) + 1e-6``: fewer temporaries.
-    lower_bound = np.subtract(lat, prepared.lat)
-    np.abs(lower_bound, out=lower_bound)
-    lower_bound *= EARTH_RADIUS_KM
-    allowed = np.multiply(reach, 1.0 + 1e-9)
-    allowed += 1e-6
-    near = np.flatnonzero(lower_bound <= allowed)
-    near_rows = rows[near]
-    near_distance = haversine_km(
-        prepared.lat,
-        prepared.lon,
-        lat[near],
-        index.lon[near_rows],
-        math.cos(prepared.lat),
-        index.cos_lat[near_rows],
+@numba.njit(cache=True, nogil=True)
+def _popcount(word: np.uint64) -> int:  # pragma: no cover - compiled
+    """Set bits of a 64-bit word (the classic bit-slicing count)."""
+    word = word - ((word >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    word = (word & np.uint64(0x3333333333333333)) + (
+        (word >> np.uint64(2)) & np.uint64(0x3333333333333333)
     )
-    in_reach = near_distance <= reach[near]
-    near = near[in_reach]
-    mode[near] = IN_PERSON
-    distance[near] = near_distance[in_reach]
-    return mode, distance
+    word = (word + (word >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((word * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-def _best_rank(prepared: PreparedRequest, index: VolunteerIndex, rows: Rows) -> NDArray[np.uint8]:
-    if len(prepared.language_ids) == 1:
-        only: NDArray[np.uint8] = index.levels[prepared.language_ids[0]][rows]
-        return only
-    best = np.zeros(rows.size, dtype=np.uint8)
-    for language_id in prepared.language_ids:
-        np.maximum(best, index.levels[language_id][rows], out=best)
-    return best
+@numba.njit(cache=True, nogil=True)
+def _stage_kernel(  # pragma: no cover - compiled; checked against the reference in tests
+    pair_request: NDArray[np.int64],
+    rows: Rows,
+    given_distance: NDArray[np.float64],
+    distance_given: bool,
+    request_lat: NDArray[np.float64],
+    request_lon: NDArray[np.float64],
+    request_cos_lat: NDArray[np.float64],
+    request_in_person: NDArray[np.bool_],
+    request_accepts_remote: NDArray[np.bool_],
+    request_languages: NDArray[np.int64],
+    request_skill_mask: NDArray[np.uint64],
+    request_skills_known: NDArray[np.bool_],
+    excluded_bounds: NDArray[np.int64],
+    excluded_rows: Rows,
+    request_bitmap: NDArray[np.uint64],
+    lat: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    cos_lat: NDArray[np.float64],
+    reach_km: NDArray[np.float64],
+    remote_ok: NDArray[np.bool_],
+    levels: NDArray[np.uint8],
+    skill_bits: NDArray[np.uint64],
+    has_room: NDArray[np.bool_],
+    week_bitmap: NDArray[np.uint64],
+    stage: NDArray[np.int8],
+    mode: NDArray[np.int8],
+    distance: NDArray[np.float64],
+    best_rank: NDArray[np.uint8],
+    shared_slots: NDArray[np.int64],
+) -> None:
+    """The constraints before the exact time check, pair by pair, in funnel order.
 
+    Pair ``p`` is request ``pair_request[p]`` (the ``request_*`` arrays, as in
+    ``_RequestColumns``) and index row ``rows[p]`` (the index's columns). Fills the pair's
+    first failed stage (``PASSED`` where only the exact time check is left), how it would
+    work and its distance, its best shared level (for every pair) and its shared weekly
+    slots (where checked). With ``distance_given``, reach is known already: in person at
+    ``given_distance[p]``, or remotely where that is nan.
+    """
+    for p in range(rows.size):
+        request, row = pair_request[p], rows[p]
+        how, km = NOT_REACHABLE, np.nan
+        if distance_given:
+            km = given_distance[p]
+            how = REMOTE if np.isnan(km) else IN_PERSON
+        else:
+            if request_accepts_remote[request] and remote_ok[row]:
+                how = REMOTE
+            reach = reach_km[row]
+            # The latitude difference alone bounds the distance from below, so the haversine
+            # runs only where that cannot rule the row out (no location: nan, never true).
+            if (
+                request_in_person[request]
+                and abs(lat[row] - request_lat[request]) * EARTH_RADIUS_KM
+                <= reach * (1.0 + 1e-9) + 1e-6
+            ):
+                half_dlat = math.sin((lat[row] - request_lat[request]) / 2.0)
+                half_dlon = math.sin((lon[row] - request_lon[request]) / 2.0)
+                cosines = request_cos_lat[request] * cos_lat[row]
+                a = half_dlat * half_dlat + cosines * half_dlon * half_dlon
+                here = 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(a, 1.0)))
+                if here <= reach:
+                    how, km = IN_PERSON, here
+        mode[p], distance[p] = how, km
+        rank = 0
+        for slot in range(request_languages.shape[1]):
+            language = request_languages[request, slot]
+            if language < 0:
+                break
+            rank = max(rank, levels[language, row])
+        best_rank[p] = rank
 
-def _has_skills(prepared: PreparedRequest, index: VolunteerIndex, rows: Rows) -> NDArray[np.bool_]:
-    if prepared.unknown_skills:
-        return np.zeros(rows.size, dtype=bool)
-    need = np.uint64(prepared.skill_mask)
-    has: NDArray[np.bool_] = (index.skill_bits[rows] & need) == need
-    return has
+        if how == NOT_REACHABLE:
+            stage[p] = OUT_OF_REACH
+            continue
+        if rank == 0:
+            stage[p] = NO_SHARED_LANGUAGE
+            continue
+        need = request_skill_mask[request]
+        if not request_skills_known[request] or (skill_bits[row] & need) != need:
+            stage[p] = MISSING_SKILL
+            continue
+        first, past = excluded_bounds[request], excluded_bounds[request + 1]
+        if past > first:
+            at = first + np.searchsorted(excluded_rows[first:past], row)
+            if at < past and excluded_rows[at] == row:
+                stage[p] = PREVIOUSLY_OFFERED
+                continue
+        if not has_room[row]:
+            stage[p] = NO_CAPACITY
+            continue
+        count = 0
+        for word in range(request_bitmap.shape[1]):
+            wanted = request_bitmap[request, word]
+            if wanted:
+                count += _popcount(week_bitmap[word, row] & wanted)
+        shared_slots[p] = count
+        stage[p] = PASSED if count >= MIN_SHARED_SLOTS else NO_TIME_OVERLAP
 
 
 @dataclass(frozen=True)
@@ -473,6 +531,11 @@ class _RequestColumns:
     bitmap: NDArray[np.uint64]  # (request, word)
     language_ids: NDArray[np.int64]  # (request, slot), -1 where unused
     language_positions: NDArray[np.int64]  # (request, slot) positions in ``language_codes``
+    in_person: NDArray[np.bool_]
+    accepts_remote: NDArray[np.bool_]
+    skills_known: NDArray[np.bool_]  # some indexed volunteer has each needed skill
+    excluded_bounds: NDArray[np.int64]  # request r's excluded rows: ``excluded_rows[b[r]:b[r+1]]``
+    excluded_rows: Rows  # sorted within each request
     times: RequestTimes
 
     @classmethod
@@ -502,6 +565,13 @@ class _RequestColumns:
             ),
             language_ids=language_ids,
             language_positions=language_positions,
+            in_person=np.array([p.in_person for p in prepared], dtype=bool),
+            accepts_remote=np.array([p.accepts_remote for p in prepared], dtype=bool),
+            skills_known=np.array([not p.unknown_skills for p in prepared], dtype=bool),
+            excluded_bounds=np.cumsum([0, *(p.excluded_rows.size for p in prepared)]),
+            excluded_rows=np.concatenate(
+                [np.zeros(0, dtype=np.int64), *(np.sort(p.excluded_rows) for p in prepared)]
+            ),
             times=RequestTimes.of(
                 [p.intervals for p in prepared],
                 [p.horizon for p in prepared],
@@ -714,64 +784,112 @@ def _evaluations(
 
 
 @dataclass(frozen=True)
-class _Stages:
-    """Per row: how it would work, its best shared level, its first failed constraint."""
+class _Funnel:
+    """Per pair: how it would work, its best shared level, its first failed constraint.
+
+    ``stage`` is ``PASSED`` where every constraint checked so far passes; ``shared_slots``
+    is set where the weekly bitmaps were compared.
+    """
 
     mode: NDArray[np.int8]
     distance: NDArray[np.float64]
     best_rank: NDArray[np.uint8]
     stage: NDArray[np.int8]
-    overlap: VectorOverlap  # for every row; zero where the time check did not run
+    shared_slots: NDArray[np.int64]
+
+
+def _funnel(
+    columns: _RequestColumns,
+    index: VolunteerIndex,
+    pair_request: NDArray[np.int64],
+    rows: Rows,
+    distance: NDArray[np.float64] | None = None,
+) -> _Funnel:
+    """Every constraint but the exact time check, for pairs (``pair_request``, ``rows``).
+
+    ``distance`` may carry the reach already known: in person where a distance is given,
+    remotely where it is nan.
+    """
+    count = rows.size
+    funnel = _Funnel(
+        mode=np.empty(count, dtype=np.int8),
+        distance=np.empty(count, dtype=np.float64),
+        best_rank=np.empty(count, dtype=np.uint8),
+        stage=np.empty(count, dtype=np.int8),
+        shared_slots=np.zeros(count, dtype=np.int64),
+    )
+    _stage_kernel(
+        pair_request,
+        rows,
+        np.zeros(0) if distance is None else distance,
+        distance is not None,
+        columns.lat,
+        columns.lon,
+        columns.cos_lat,
+        columns.in_person,
+        columns.accepts_remote,
+        columns.language_ids,
+        columns.skill_mask,
+        columns.skills_known,
+        columns.excluded_bounds,
+        columns.excluded_rows,
+        columns.bitmap,
+        index.lat,
+        index.lon,
+        index.cos_lat,
+        index.reach_km,
+        index.remote_ok,
+        index.levels,
+        index.skill_bits,
+        index.has_room,
+        index.week_bitmap,
+        funnel.stage,
+        funnel.mode,
+        funnel.distance,
+        funnel.best_rank,
+        funnel.shared_slots,
+    )
+    return funnel
+
+
+@dataclass(frozen=True)
+class _Stages:
+    """``_Funnel`` with the exact time check done, and its overlap for every row."""
+
+    mode: NDArray[np.int8]
+    distance: NDArray[np.float64]
+    best_rank: NDArray[np.uint8]
+    stage: NDArray[np.int8]
+    overlap: VectorOverlap  # zero where the time check did not run
 
 
 def _constraint_stages(
-    prepared: PreparedRequest,
+    columns: _RequestColumns,
+    number: int,
     index: VolunteerIndex,
     rows: Rows,
     distance: NDArray[np.float64] | None = None,
-    times: RequestTimes | None = None,
+    min_seconds: int = int(DEFAULT_WEIGHTS.min_overlap_minutes * 60),
 ) -> _Stages:
-    """Every constraint for every row; ``distance`` may carry in-person distances known.
+    """Every constraint for every row against request ``number`` of ``columns``.
 
-    ``times`` may carry the request's ``RequestTimes`` when already laid out.
+    ``distance`` may carry the reach already known (see ``_funnel``).
     """
-    if distance is None:
-        mode, distance = _reach(prepared, index, rows)
-    else:  # rows from ``_reach_rows``: in person where a distance is known, remote otherwise
-        mode = np.where(np.isnan(distance), REMOTE, IN_PERSON).astype(np.int8)
-    best_rank = _best_rank(prepared, index, rows)
-    # The first failed constraint of each row: each check runs only on the rows (``alive``,
-    # positions in ``rows``) that passed the ones before it, and marks them as far as they get.
-    stage = np.full(rows.size, OUT_OF_REACH, dtype=np.int8)
-    alive = np.flatnonzero(mode != NOT_REACHABLE)
-    stage[alive] = NO_SHARED_LANGUAGE
-    alive = alive[best_rank[alive] != 0]
-    stage[alive] = MISSING_SKILL
-    alive_rows = rows[alive]
-    has = _has_skills(prepared, index, alive_rows)
-    alive, alive_rows = alive[has], alive_rows[has]
-    stage[alive] = NO_CAPACITY
-    if prepared.excluded_rows.size:
-        offered = np.isin(alive_rows, prepared.excluded_rows)
-        stage[alive[offered]] = PREVIOUSLY_OFFERED
-        alive, alive_rows = alive[~offered], alive_rows[~offered]
-    room = index.has_room[alive_rows]
-    alive, alive_rows = alive[room], alive_rows[room]
-
+    request = np.full(rows.size, number, dtype=np.int64)
+    funnel = _funnel(columns, index, request, rows, distance)
+    stage = funnel.stage
     # The exact time check, only for rows that pass everything else and the weekly bitmap
     # (which never rejects a pair that really shares an hour).
-    shares_slots = _shared_slots(prepared, index, alive_rows) >= MIN_SHARED_SLOTS
-    stage[alive[shares_slots]] = PASSED
-    stage[alive[~shares_slots]] = NO_TIME_OVERLAP
-    checked, checked_rows = alive[shares_slots], alive_rows[shares_slots]
+    checked = np.flatnonzero(stage == PASSED)
+    checked_rows = rows[checked]
     checked_overlap = vector_overlap(
         np.take(index.window_start, checked_rows, axis=0),  # faster than [] for 2-d rows
         np.take(index.window_end, checked_rows, axis=0),
         index.timezone_id[checked_rows],
         index.timezones.codes,
-        np.zeros(checked.size, dtype=np.int64),
-        times or RequestTimes.of([prepared.intervals], [prepared.horizon], prepared.bitmap[None]),
-        prepared.min_seconds,
+        request[checked],
+        columns.times,
+        min_seconds,
     )
     overlap = VectorOverlap(
         np.zeros(rows.size, dtype=np.int64),
@@ -781,8 +899,8 @@ def _constraint_stages(
     )
     for name in ("total_seconds", "longest_seconds", "first_start", "first_end"):
         getattr(overlap, name)[checked] = getattr(checked_overlap, name)
-    stage[checked[checked_overlap.longest_seconds < prepared.min_seconds]] = NO_TIME_OVERLAP
-    return _Stages(mode, distance, best_rank, stage, overlap)
+    stage[checked[checked_overlap.longest_seconds < min_seconds]] = NO_TIME_OVERLAP
+    return _Stages(funnel.mode, funnel.distance, funnel.best_rank, stage, overlap)
 
 
 def _evaluate(
@@ -790,7 +908,7 @@ def _evaluate(
 ) -> Evaluation:
     """Every constraint for every row, and the score of those that pass all of them."""
     columns = _RequestColumns.of([prepared])
-    stages = _constraint_stages(prepared, index, rows, times=columns.times)
+    stages = _constraint_stages(columns, 0, index, rows, min_seconds=prepared.min_seconds)
     mode, distance, best_rank, stage = stages.mode, stages.distance, stages.best_rank, stages.stage
     total_seconds = stages.overlap.total_seconds
     first_start, first_end = stages.overlap.first_start, stages.overlap.first_end
@@ -869,16 +987,19 @@ def explain_unmatched(
 
 
 def _explain_many(prepared: Sequence[PreparedRequest], index: VolunteerIndex) -> list[Unmatched]:
+    if not prepared:
+        return []
     located = [p for p in prepared if p.in_person]
     retrieved = index.in_person_rows_many(
         np.array([p.request.lat for p in located], dtype=np.float64),
         np.array([p.request.lon for p in located], dtype=np.float64),
     )
     in_person_of = {id(p): found for p, found in zip(located, retrieved, strict=True)}
+    columns = _RequestColumns.of(prepared)
     explained = []
-    for p in prepared:
+    for number, p in enumerate(prepared):
         rows, distance = _reach_rows(p, index, in_person_of.get(id(p)))
-        stage = _constraint_stages(p, index, rows, distance).stage
+        stage = _constraint_stages(columns, number, index, rows, distance, p.min_seconds).stage
         removed = np.bincount(stage, minlength=len(STAGES) + 1)
         funnel = {code: int(removed[number]) for number, code in enumerate(STAGES, start=1)}
         funnel["out_of_reach"] += len(index) - rows.size
@@ -978,29 +1099,16 @@ class _Pairs:
         )
 
 
-def _shared_slots(
-    prepared: PreparedRequest, index: VolunteerIndex, rows: Rows
-) -> NDArray[np.int64]:
-    """Weekly 15-minute slots in both bitmaps (only the request's non-empty words are read).
-
-    Indexing a word's row first, then the rows, is the fast path through numpy.
-    """
-    counts = np.zeros(rows.size, dtype=np.int64)
-    for word in np.flatnonzero(prepared.bitmap):
-        counts += np.bitwise_count(index.week_bitmap[word][rows] & prepared.bitmap[word])
-    return counts
-
-
 def _retrieve(
     prepared: Sequence[PreparedRequest], index: VolunteerIndex, columns: _RequestColumns
-) -> tuple[NDArray[np.int64], Rows, int]:
+) -> tuple[NDArray[np.int64], Rows]:
     """Every (request, row) pair worth checking further: near rows, then remote rows.
 
-    Returns ``(request, rows, near)``. The first ``near`` pairs are rows near in-person
-    requests, sorted by request, with room and possibly a shared language (not yet checked
-    against the volunteer's own reach); the others are remote rows with room and a shared
-    language, also sorted by request, never near rows of the same request. Every pair has
-    the request's skills and was not offered it before.
+    Returns ``(request, rows)``. Rows near in-person requests come first, sorted by request,
+    with room and possibly a shared language (not yet checked against the volunteer's own
+    reach); then remote rows with room and a shared language, also sorted by request, never
+    near rows of the same request. Every pair has the request's skills and was not offered
+    it before.
     """
     usable = [number for number, p in enumerate(prepared) if not p.unknown_skills]
     located = [number for number in usable if prepared[number].in_person]
@@ -1050,7 +1158,7 @@ def _retrieve(
         keys = np.concatenate([n * index.row_count + prepared[n].excluded_rows for n in excluded])
         keep = ~np.isin(request[0] * index.row_count + rows[0], keys)
         request[0], rows[0] = request[0][keep], rows[0][keep]
-    return np.concatenate(request), np.concatenate(rows), rows[0].size
+    return np.concatenate(request), np.concatenate(rows)
 
 
 def _cheap_constraints(
@@ -1059,88 +1167,23 @@ def _cheap_constraints(
     """Retrieve each request's rows; keep those passing every constraint checked cheaply.
 
     That is reach, language, skills, earlier offers, capacity, and the weekly bitmap, which
-    never rejects a pair that really shares an hour. The pairs of all requests are checked
-    together as flat arrays, the cheapest and most selective checks first: rows near an
-    in-person request are checked against their own reach only after the others, on fewer
-    rows; those out of reach can still work remotely when both sides accept it.
+    never rejects a pair that really shares an hour (``_funnel``, over the pairs of all
+    requests at once).
     """
-    request, rows, near = _retrieve(prepared, index, columns)
-    is_near = np.arange(rows.size) < near
-    # Near and remote pairs merged by request (two sorted runs: a linear merge).
-    order = np.argsort(request, kind="stable")
-    request, rows, is_near = request[order], rows[order], is_near[order]
-
-    shared_slots = _shared_slots_flat(columns.bitmap, index, request, rows)
-    keep = np.flatnonzero(shared_slots >= MIN_SHARED_SLOTS)
-    request, rows, is_near = request[keep], rows[keep], is_near[keep]
-    shared_slots = shared_slots[keep]
-    best_rank = _best_rank_flat(columns, index, request, rows)
-
-    # Reach: in person within the volunteer's own reach, else remotely if both accept it.
-    distance = np.full(rows.size, np.nan)
-    near_pairs = np.flatnonzero(is_near & (best_rank > 0))
-    near_rows, near_request = rows[near_pairs], request[near_pairs]
-    near_distance = haversine_km(
-        columns.lat[near_request],
-        columns.lon[near_request],
-        index.lat[near_rows],
-        index.lon[near_rows],
-        columns.cos_lat[near_request],
-        index.cos_lat[near_rows],
+    request, rows = _retrieve(prepared, index, columns)
+    # Near and remote pairs merged by request (two sorted runs: a linear merge, several times
+    # faster on 32-bit keys than on 64-bit ones).
+    order = np.argsort(request.astype(np.int32), kind="stable")
+    request, rows = request[order], rows[order]
+    funnel = _funnel(columns, index, request, rows)
+    keep = np.flatnonzero(funnel.stage == PASSED)
+    return _Pairs(
+        request[keep],
+        rows[keep],
+        funnel.distance[keep],
+        funnel.best_rank[keep],
+        funnel.shared_slots[keep],
     )
-    in_reach = near_distance <= index.reach_km[near_rows]
-    distance[near_pairs[in_reach]] = near_distance[in_reach]
-    reachable = best_rank > 0
-    out_of_reach = ~in_reach
-    reachable[near_pairs[out_of_reach]] = (
-        columns.remote_ok[near_request[out_of_reach]] & index.remote_ok[near_rows[out_of_reach]]
-    )
-    keep = np.flatnonzero(reachable)
-    return _Pairs(request[keep], rows[keep], distance[keep], best_rank[keep], shared_slots[keep])
-
-
-def _shared_slots_flat(
-    bitmap: NDArray[np.uint64],
-    index: VolunteerIndex,
-    request: NDArray[np.int64],
-    rows: Rows,
-) -> NDArray[np.int64]:
-    """``_shared_slots`` of pairs sorted by request; ``bitmap`` is (request, word).
-
-    Request by request on slices (no index arrays to build), reading only the words the
-    request is free in, into one scratch buffer.
-    """
-    counts = np.zeros(rows.size, dtype=np.int64)
-    bounds = np.searchsorted(request, np.arange(bitmap.shape[0] + 1)).tolist()
-    scratch = np.empty(rows.size, dtype=np.uint64)
-    for number, words in enumerate(bitmap.tolist()):
-        start, end = bounds[number], bounds[number + 1]
-        if start == end:
-            continue
-        request_rows, request_counts = rows[start:end], counts[start:end]
-        found = scratch[: end - start]
-        for word, request_word in enumerate(words):
-            if request_word:
-                np.take(index.week_bitmap[word], request_rows, out=found)
-                np.bitwise_and(found, np.uint64(request_word), out=found)
-                request_counts += np.bitwise_count(found)
-    return counts
-
-
-def _best_rank_flat(
-    columns: _RequestColumns, index: VolunteerIndex, request: NDArray[np.int64], rows: Rows
-) -> NDArray[np.uint8]:
-    """``_best_rank`` of many pairs at once (0: no shared language)."""
-    best = np.zeros(rows.size, dtype=np.uint8)
-    levels = index.levels.reshape(-1)  # (language, row) flattened: one gather per slot
-    width = index.levels.shape[1]
-    for slot in range(columns.language_ids.shape[1]):
-        language = columns.language_ids[request, slot]
-        uses = np.flatnonzero(language >= 0)
-        if uses.size == 0:
-            break
-        best[uses] = np.maximum(best[uses], levels[language[uses] * width + rows[uses]])
-    return best
 
 
 def _availability_bound(columns: _RequestColumns, pairs: _Pairs) -> NDArray[np.float64]:
@@ -1361,3 +1404,44 @@ def score_request(
 ) -> ScoredRequest | Unmatched:
     """One request's ``top_k`` best candidates, or why it has none (see ``score_batch``)."""
     return score_batch([request], index, now, weights, top_k)[0]
+
+
+def compile_kernels() -> None:
+    """Run the compiled loops once on a made-up pair, so a first batch does not wait for them.
+
+    Numba compiles them on first use (about two seconds) and keeps the result on disk.
+    """
+    now = datetime.datetime(2026, 1, 5, 8, tzinfo=datetime.UTC)
+    windows = (WeeklyWindow("tue", datetime.time(10), datetime.time(12)),)
+    index = VolunteerIndex(initial_rows=1)
+    index.add(
+        Volunteer(
+            volunteer_id=UUID(int=1),
+            locale="en",
+            languages=(LanguageLevel("en", "fluent"),),
+            skills=frozenset({"paperwork"}),
+            lat=52.5,
+            lon=19.7,
+            max_travel_km=10.0,
+            remote_ok=True,
+            availability=windows,
+            timezone="UTC",
+            capacity=1,
+            active_matches=0,
+        )
+    )
+    request = Request(
+        request_id=UUID(int=2),
+        beneficiary_locale="en",
+        languages=("en",),
+        skills=frozenset({"paperwork"}),
+        lat=52.5,
+        lon=19.7,
+        remote_ok=False,
+        windows=windows,
+        timezone="UTC",
+        urgency="normal",
+        needed_by=datetime.date(2026, 1, 9),
+        submitted_at=now,
+    )
+    score_batch([request], index, now)

@@ -26,6 +26,7 @@ from services.matcher import domain
 from services.matcher.assignment import match_batch
 from services.matcher.index import VolunteerIndex
 from services.matcher.orm import matches, outbox, processed_events, requests, volunteers
+from services.matcher.scoring import compile_kernels
 from shared import events
 from shared.metrics import (
     MATCH_DISTANCE_KM,
@@ -506,6 +507,7 @@ class Matcher:
 
     async def run(self) -> None:
         """Match whenever something changed (or every few seconds), in micro-batches."""
+        await asyncio.to_thread(compile_kernels)  # seconds on a fresh install, off the loop
         await self.sync_index()
         observed_at = 0.0
         while not self._stopping:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from services.matcher.availability import _overlap_kernel
 from services.matcher.domain import (
     DAYS,
     LEVELS,
@@ -25,6 +26,8 @@ from services.matcher.index import VolunteerIndex
 from services.matcher.scoring import (
     PairResult,
     ScoredRequest,
+    _stage_kernel,
+    compile_kernels,
     evaluate_pair,
     evaluate_rows,
     explain_unmatched,
@@ -620,3 +623,21 @@ def test_missing_skills_name_those_nobody_in_the_funnel_has() -> None:
     result = score_request(unknown, index, NOW)
     assert isinstance(result, Unmatched)
     assert result.reasons[0] == {"code": "missing_skill", "count": 2, "skills": ["childcare"]}
+
+
+def test_compiling_ahead_covers_the_types_a_real_batch_uses() -> None:
+    # The matcher compiles its loops at start; a batch must not need another compilation.
+    compile_kernels()
+    kernels = (_stage_kernel, _overlap_kernel)
+    compiled = [len(kernel.signatures) for kernel in kernels]
+    assert all(compiled)
+    rng = random.Random(23)
+    volunteers = [random_volunteer(rng) for _ in range(200)]
+    index = VolunteerIndex()
+    index.add_many(volunteers)
+    now = random_now(rng)
+    requests = [random_request(rng, now, volunteers) for _ in range(20)]
+    results = score_batch(requests, index, now)
+    assert any(isinstance(result, ScoredRequest) for result in results)
+    evaluate_rows(requests[0], index, np.arange(len(volunteers)), now)
+    assert [len(kernel.signatures) for kernel in kernels] == compiled

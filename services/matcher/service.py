@@ -19,7 +19,7 @@ from time import monotonic, perf_counter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.matcher import domain
@@ -152,19 +152,39 @@ class Matcher:
         """Bring the index up to date with volunteer rows changed since the last sync; returns
         how many rows changed. Only a new profile snapshot re-indexes a volunteer; a change of
         load or pause only updates those columns."""
-        query = sa.select(volunteers)
-        if self._synced_until is not None:
-            query = query.where(volunteers.c.updated_at > self._synced_until - SYNC_MARGIN)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            if self._synced_until is None:
+                rows = (await conn.execute(sa.select(volunteers))).all()
+                stamps = [(row.volunteer_id, row.updated_at) for row in rows]
+            else:
+                # Rows seen already come back within the margin: their ids and stamps first,
+                # then whole rows (profiles are JSON, costly to decode) only where changed.
+                stamps = [
+                    (row.volunteer_id, row.updated_at)
+                    for row in await conn.execute(
+                        sa.select(volunteers.c.volunteer_id, volunteers.c.updated_at).where(
+                            volunteers.c.updated_at > self._synced_until - SYNC_MARGIN
+                        )
+                    )
+                ]
+                changed_ids = [id_ for id_, at in stamps if self._seen.get(id_) != at]
+                rows = []
+                if changed_ids:
+                    wanted = sa.bindparam("ids", changed_ids, type_=ARRAY(UUID(as_uuid=True)))
+                    query = sa.select(volunteers).where(
+                        volunteers.c.volunteer_id == sa.any_(wanted)
+                    )
+                    rows = (await conn.execute(query)).all()
         changed = 0
         for row in rows:
             if self._seen.get(row.volunteer_id) != row.updated_at:
                 self._index_row(row)
                 self._seen[row.volunteer_id] = row.updated_at
                 changed += 1
-            if self._synced_until is None or row.updated_at > self._synced_until:
-                self._synced_until = row.updated_at
+        # A row read whole may be newer than its stamp read just before.
+        for at in [at for _, at in stamps] + [row.updated_at for row in rows]:
+            if self._synced_until is None or at > self._synced_until:
+                self._synced_until = at
         if self._synced_until is None:
             self._synced_until = datetime.min.replace(tzinfo=UTC) + SYNC_MARGIN
         return changed
@@ -204,8 +224,7 @@ class Matcher:
                     .where(requests.c.status == "unmatched")
                     .values(status="waiting", updated_at=self.clock())
                 )
-        await self.sync_index()
-        self.wake()
+        self.wake()  # the matching loop brings the index up to date first
 
     async def _apply(self, conn: AsyncConnection, event: events.Event) -> bool:
         now = self.clock()

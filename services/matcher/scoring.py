@@ -32,7 +32,9 @@ The score is a weighted sum of five components in [0, 1] (see ``Weights``):
 - load: ``1 - active / capacity``, which spreads work across volunteers.
 
 ``evaluate_pair`` is the plain per-pair reference; ``evaluate_rows`` and ``score_request`` are
-the vectorised versions over index rows and give the same results.
+the vectorised versions over index rows and give the same results. They check the constraints
+in loops compiled by Numba (``_stage_kernel`` here, the exact time check in ``availability``)
+over flat arrays of (request, row) pairs, and score the pairs that pass with numpy.
 """
 
 from __future__ import annotations

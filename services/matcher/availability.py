@@ -506,7 +506,7 @@ def concrete_intervals_flat(
 
 
 @numba.njit(cache=True, nogil=True)
-def _overlap_kernel(  # pragma: no cover - compiled; checked against the reference in tests
+def _overlap_kernel(  # compiled; checked against the reference in tests
     starts: NDArray[np.int16],
     ends: NDArray[np.int16],
     pair_zone: NDArray[np.int64],

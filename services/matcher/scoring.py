@@ -405,7 +405,7 @@ def prepare_many(
 
 
 @numba.njit(cache=True, nogil=True)
-def _popcount(word: np.uint64) -> int:  # pragma: no cover - compiled
+def _popcount(word: np.uint64) -> int:
     """Set bits of a 64-bit word (the classic bit-slicing count)."""
     word = word - ((word >> np.uint64(1)) & np.uint64(0x5555555555555555))
     word = (word & np.uint64(0x3333333333333333)) + (
@@ -416,7 +416,7 @@ def _popcount(word: np.uint64) -> int:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _stage_kernel(  # pragma: no cover - compiled; checked against the reference in tests
+def _stage_kernel(  # compiled; checked against the reference in tests
     pair_request: NDArray[np.int64],
     rows: Rows,
     given_distance: NDArray[np.float64],

@@ -348,8 +348,9 @@ class RequestTimes:
             horizon_start=np.array([h.start for h in horizons], dtype=np.int64),
             horizon_end=np.array([h.end for h in horizons], dtype=np.int64),
             interval_request=interval_request,
-            interval_start=flat[:, 0],
-            interval_end=flat[:, 1],
+            # Contiguous copies: the compiled overlap loop is specialised for that layout.
+            interval_start=np.ascontiguousarray(flat[:, 0]),
+            interval_end=np.ascontiguousarray(flat[:, 1]),
             bitmap=np.asarray(bitmaps, dtype=np.uint64).reshape(len(sizes), BITMAP_WORDS),
         )
 

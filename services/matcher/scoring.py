@@ -854,17 +854,6 @@ def _funnel(
     return funnel
 
 
-@dataclass(frozen=True)
-class _Stages:
-    """``_Funnel`` with the exact time check done, and its overlap for every row."""
-
-    mode: NDArray[np.int8]
-    distance: NDArray[np.float64]
-    best_rank: NDArray[np.uint8]
-    stage: NDArray[np.int8]
-    overlap: VectorOverlap  # zero where the time check did not run
-
-
 def _constraint_stages(
     columns: _RequestColumns,
     number: int,
@@ -872,10 +861,12 @@ def _constraint_stages(
     rows: Rows,
     distance: NDArray[np.float64] | None = None,
     min_seconds: int = int(DEFAULT_WEIGHTS.min_overlap_minutes * 60),
-) -> _Stages:
+) -> tuple[_Funnel, VectorOverlap]:
     """Every constraint for every row against request ``number`` of ``columns``.
 
-    ``distance`` may carry the reach already known (see ``_funnel``).
+    Returns the ``_Funnel`` with the exact time check done (its ``stage`` final) and the
+    overlap of every row (zero where the time check did not run). ``distance`` may carry
+    the reach already known (see ``_funnel``).
     """
     request = np.full(rows.size, number, dtype=np.int64)
     funnel = _funnel(columns, index, request, rows, distance)
@@ -902,7 +893,7 @@ def _constraint_stages(
     for name in ("total_seconds", "longest_seconds", "first_start", "first_end"):
         getattr(overlap, name)[checked] = getattr(checked_overlap, name)
     stage[checked[checked_overlap.longest_seconds < min_seconds]] = NO_TIME_OVERLAP
-    return _Stages(funnel.mode, funnel.distance, funnel.best_rank, stage, overlap)
+    return funnel, overlap
 
 
 def _evaluate(
@@ -910,10 +901,10 @@ def _evaluate(
 ) -> Evaluation:
     """Every constraint for every row, and the score of those that pass all of them."""
     columns = _RequestColumns.of([prepared])
-    stages = _constraint_stages(columns, 0, index, rows, min_seconds=prepared.min_seconds)
-    mode, distance, best_rank, stage = stages.mode, stages.distance, stages.best_rank, stages.stage
-    total_seconds = stages.overlap.total_seconds
-    first_start, first_end = stages.overlap.first_start, stages.overlap.first_end
+    funnel, overlap = _constraint_stages(columns, 0, index, rows, min_seconds=prepared.min_seconds)
+    mode, distance, best_rank, stage = funnel.mode, funnel.distance, funnel.best_rank, funnel.stage
+    total_seconds = overlap.total_seconds
+    first_start, first_end = overlap.first_start, overlap.first_end
     # Scores only for the rows that pass (nan elsewhere).
     passing = np.flatnonzero(stage == PASSED)
     request = np.zeros(passing.size, dtype=np.int64)  # the one request, for every passing row
@@ -1001,7 +992,7 @@ def _explain_many(prepared: Sequence[PreparedRequest], index: VolunteerIndex) ->
     explained = []
     for number, p in enumerate(prepared):
         rows, distance = _reach_rows(p, index, in_person_of.get(id(p)))
-        stage = _constraint_stages(columns, number, index, rows, distance, p.min_seconds).stage
+        stage = _constraint_stages(columns, number, index, rows, distance, p.min_seconds)[0].stage
         removed = np.bincount(stage, minlength=len(STAGES) + 1)
         funnel = {code: int(removed[number]) for number, code in enumerate(STAGES, start=1)}
         funnel["out_of_reach"] += len(index) - rows.size

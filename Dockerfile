@@ -11,6 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY involvim ./involvim
 COPY services ./services
 # Installed as root, run as a user who can write nothing of it.
 RUN pip install . \

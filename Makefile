@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench demo messages clean
+.PHONY: run test test-unit test-integration test-e2e lint bench demo messages clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,20 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# One kind of test at a time (the folder under tests/ decides the marker).
+test-unit: $(INSTALLED)
+	$(BIN)/python -m pytest -m unit
+
+test-integration: $(INSTALLED)
+	$(BIN)/python -m pytest -m integration
+
+test-e2e: $(INSTALLED)
+	$(BIN)/python -m pytest -m e2e
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared services
+	$(BIN)/mypy shared services involvim bench
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

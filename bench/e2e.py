@@ -25,8 +25,8 @@ import httpx
 import nats
 from nats.js.api import DeliverPolicy
 
-from shared.demo import CITIES, volunteer
-from shared.local import LocalStack
+from involvim.demo import CITIES, volunteer
+from involvim.local import LocalStack
 
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,200").split(",")]
 SECONDS_PER_RATE = float(os.environ.get("BENCH_SECONDS", "60"))

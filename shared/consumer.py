@@ -8,8 +8,6 @@ message never blocks the ones behind it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +21,7 @@ from pydantic import ValidationError
 
 from shared.broker import stream_for
 from shared.events import EVENT_TYPES, Event, parse_event
+from shared.loop import every
 from shared.metrics import (
     CONSUMER_ACK_PENDING,
     CONSUMER_LAST_ACTIVE,
@@ -108,27 +107,26 @@ class ConsumerObserver:
     ) -> None:
         self.broker = broker
         self.durables = durables
-        self.every_seconds = every_seconds
-        self._stop = asyncio.Event()
+        # Until a consumer acknowledges its first message, count it active from its start.
+        self.started = time.time()
+        self.loop = every("consumer lag", every_seconds, self.observe)
 
     def stop(self) -> None:
-        self._stop.set()
+        self.loop.stop()
 
     async def run(self) -> None:
-        # Until a consumer acknowledges its first message, count it active from now on.
-        started = time.time()
-        while not self._stop.is_set():
-            try:
-                js = self.broker.connection.jetstream()
-                for stream, durable in self.durables:
-                    info = await js.consumer_info(stream, durable)
-                    CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
-                    CONSUMER_ACK_PENDING.labels(durable).set(info.num_ack_pending or 0)
-                    last = info.ack_floor.last_active if info.ack_floor else None
-                    CONSUMER_LAST_ACTIVE.labels(durable).set(
-                        last.timestamp() if isinstance(last, datetime) else started
-                    )
-            except Exception as exc:  # not connected yet, or the consumer is not bound yet
-                log.debug("consumer lag not observed: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.every_seconds)
+        await self.loop.run()
+
+    async def observe(self) -> None:
+        try:
+            js = self.broker.connection.jetstream()
+            for stream, durable in self.durables:
+                info = await js.consumer_info(stream, durable)
+                CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
+                CONSUMER_ACK_PENDING.labels(durable).set(info.num_ack_pending or 0)
+                last = info.ack_floor.last_active if info.ack_floor else None
+                CONSUMER_LAST_ACTIVE.labels(durable).set(
+                    last.timestamp() if isinstance(last, datetime) else self.started
+                )
+        except Exception as exc:  # not connected yet, or the consumer is not bound yet
+            log.debug("consumer lag not observed: %s", exc)

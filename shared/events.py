@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Level = Literal["native", "fluent", "conversational", "basic"]
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Urgency = Literal["low", "normal", "high", "critical"]
-Channel = Literal["email", "sms"]
+from shared.vocabulary import (
+    Channel,
+    Day,
+    DeclineReason,
+    Level,
+    NotificationKind,
+    ReasonCode,
+    Urgency,
+)
 
 
 def _new_id() -> uuid.UUID:
@@ -150,7 +155,7 @@ class MatchDeclined(Event):
     request_id: uuid.UUID
     volunteer_id: uuid.UUID
     organisation_id: uuid.UUID
-    reason: Literal["declined", "expired"] = "declined"
+    reason: DeclineReason = "declined"
 
 
 class MatchCompleted(Event):
@@ -169,7 +174,7 @@ class Reason(BaseModel):
     """A machine-readable reason: a code plus parameters, rendered into words by readers."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
-    code: str
+    code: ReasonCode
 
 
 class MatchProposed(Event):
@@ -197,7 +202,7 @@ class RequestUnmatched(Event):
 class NotificationOutcome(Event):
     notification_id: uuid.UUID
     source_event_id: uuid.UUID
-    kind: str
+    kind: NotificationKind
     channel: Channel
     locale: str
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,24 +12,19 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
-
-def alembic_config(service: str, database_url: str) -> Config:
+def alembic_config(schema: str, script_location: Path, database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    config.set_main_option("script_location", str(script_location))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    config.attributes["schema"] = service
+    config.attributes["schema"] = schema
     return config
 
 
-def services_with_migrations() -> list[str]:
-    return sorted(p.parent.parent.name for p in SERVICES_DIR.glob("*/migrations/env.py"))
-
-
-def upgrade(database_url: str, services: list[str] | None = None) -> None:
-    for service in services or services_with_migrations():
-        command.upgrade(alembic_config(service, database_url), "head")
+def upgrade(database_url: str, chains: Mapping[str, Path]) -> None:
+    """Bring each chain (schema name -> its ``migrations`` folder) to its head."""
+    for schema, script_location in chains.items():
+        command.upgrade(alembic_config(schema, script_location, database_url), "head")
 
 
 def run_env(context: EnvironmentContext, target_metadata: sa.MetaData) -> None:

@@ -10,10 +10,8 @@ again with the same ``Nats-Msg-Id`` and JetStream's duplicate window drops it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -23,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.broker import ensure_streams, stream_for
 from shared.events import Event
+from shared.loop import WorkLoop
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 
 log = logging.getLogger(__name__)
@@ -75,14 +74,19 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
         self.service = service or table.schema or "unknown"
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._observed_at = 0.0
         self._streams_ready = False
+        self.loop = WorkLoop(
+            f"outbox relay ({self.service})",
+            self._publish_round,
+            idle_seconds=poll_seconds,
+            observe=self.observe,
+            observe_seconds=1.0,
+            on_failure=self._reconnect_next_round,
+        )
 
     def wake(self) -> None:
         """Called after a commit that added events, so they go out without waiting for a poll."""
-        self._wake.set()
+        self.loop.wake()
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were published."""
@@ -152,29 +156,14 @@ class OutboxRelay:
     def stop(self) -> None:
         """Finish the batch in hand, then leave ``run``: cancelling mid-query would leave a
         connection half-open, and a stop must not cost a connection timeout."""
-        self._stopping = True
-        self._wake.set()
+        self.loop.stop()
 
     async def run(self) -> None:
         """Loop until stopped. Failures (NATS or PostgreSQL down) are logged and retried."""
-        backoff = self.poll_seconds
-        while not self._stopping:
-            # Cleared before the batch, so a commit during the batch still wakes the next one.
-            self._wake.clear()
-            try:
-                published = await self.publish_pending()
-                backoff = self.poll_seconds
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay: %s: %s; retrying", type(exc).__name__, exc)
-                self._streams_ready = False
-                published = 0
-                backoff = min(backoff * 2, 5.0)
-            if time.monotonic() - self._observed_at > 1.0:
-                self._observed_at = time.monotonic()
-                with contextlib.suppress(Exception):
-                    await self.observe()
-            if published == 0 and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+        await self.loop.run()
+
+    async def _publish_round(self) -> bool:
+        return await self.publish_pending() > 0
+
+    def _reconnect_next_round(self, exc: BaseException) -> None:
+        self._streams_ready = False

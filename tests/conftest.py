@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.embedded import EmbeddedNats, EmbeddedPostgres
-from shared.migrations import upgrade
+from involvim.embedded import EmbeddedNats, EmbeddedPostgres
+from involvim.migrations import upgrade
 from tests import jetstream
 
 
@@ -88,3 +88,15 @@ async def clean_database(database: Database) -> AsyncIterator[Database]:
 async def clean_nats(nats_url: str) -> AsyncIterator[str]:
     await jetstream.purge_all(nats_url)
     yield nats_url
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+KINDS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test carries the marker of the folder it lives in (``make test-unit`` and friends)."""
+    for item in items:
+        kind = item.path.resolve().relative_to(TESTS_DIR).parts[0]
+        if kind in KINDS:
+            item.add_marker(kind)

@@ -19,7 +19,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
-from shared.embedded import free_port
+from involvim.embedded import free_port
 
 
 class MailServer:

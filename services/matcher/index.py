@@ -688,7 +688,7 @@ class VolunteerIndex:
 
     def memory_bytes(self) -> int:
         """Bytes held by the index: columns, grid and the id maps (approximate for those)."""
-        total = sum(getattr(self, name).nbytes for name in _COLUMNS)
+        total: int = sum(getattr(self, name).nbytes for name in _COLUMNS)
         grid = self._grid
         total += grid.key.nbytes + grid.rows.nbytes + grid.radius_km.nbytes
         total += grid.row_height.nbytes + sum(groups.nbytes for groups in grid.groups.values())

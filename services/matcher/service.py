@@ -25,10 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.matcher import domain
 from services.matcher.assignment import match_batch
 from services.matcher.index import VolunteerIndex
-from services.matcher.orm import matches, outbox, processed_events, requests, volunteers
-from services.matcher.scoring import compile_kernels
-from shared import events
-from shared.metrics import (
+from services.matcher.metrics import (
     MATCH_DISTANCE_KM,
     MATCH_SCORE,
     MATCHER_BATCH_SECONDS,
@@ -40,6 +37,9 @@ from shared.metrics import (
     VOLUNTEER_LOAD_AT_PROPOSAL,
     VOLUNTEERS,
 )
+from services.matcher.orm import matches, outbox, processed_events, requests, volunteers
+from services.matcher.scoring import compile_kernels
+from shared import events
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)

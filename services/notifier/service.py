@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notifier import domain, messages
 from services.notifier.channels import DeliveryError, Email, Permanent, Sms, Transient, Unknown
 from services.notifier.contacts import NotYetRecorded, RegistryContacts, UnknownVolunteer
+from services.notifier.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
 from services.notifier.orm import notifications, outbox
 from shared import events
-from shared.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -52,7 +53,8 @@ router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
 def uow(request: Request) -> UnitOfWork:
-    return request.app.state.uow_factory()
+    new_uow: Callable[[], UnitOfWork] = request.app.state.uow_factory
+    return new_uow()
 
 
 UoW = Annotated[UnitOfWork, Depends(uow)]

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from services.registry import api, internal, lifecycle, pages
 from services.registry.errors import NotFound
+from services.registry.metrics import HTTP_DURATION, HTTP_REQUESTS
 from services.registry.orm import outbox
 from services.registry.repository import refresh_gauges
 from services.registry.settings import RegistrySettings
@@ -25,7 +26,6 @@ from shared.broker import make_broker
 from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine, make_session_factory
 from shared.events import Event
-from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
 from shared.worker import BrokerStarter, add_ops_routes, service_lifespan
 

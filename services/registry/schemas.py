@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 from services.registry import domain
-from shared.events import Channel, Day, Level, Urgency
+from shared.vocabulary import Channel, Day, Level, Urgency
 
 ALL_CHANNELS: tuple[Channel, ...] = ("email", "sms")
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)

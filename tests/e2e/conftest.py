@@ -15,9 +15,9 @@ import psutil
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from involvim.local import LocalStack
 from services.registry.app import create_app
 from services.registry.settings import RegistrySettings
-from shared.local import LocalStack
 from tests.browser import PageFactory, Screenshots, launch_browser
 from tests.conftest import Database
 from tests.samples import ADMIN_KEY, SECRET

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from services.registry.web.i18n import words
 from tests.browser import PHONE, PageFactory, Screenshots, check_labels
 from tests.e2e.conftest import RunningRegistry
-
-pytestmark = pytest.mark.e2e
 
 
 async def test_a_bad_offer_link_says_so(

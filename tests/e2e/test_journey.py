@@ -14,12 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.local import LocalStack
+from involvim.local import LocalStack
 from tests.e2e.conftest import running_system
 from tests.samples import answer_offer, request_body, volunteer_body
 from tests.servers import MailServer, SmsProvider
-
-pytestmark = pytest.mark.e2e
 
 # A weekday evening window that always overlaps "before needed_by" within the month.
 EVENINGS = [

@@ -16,11 +16,9 @@ import psutil
 import pytest
 from dotenv import dotenv_values
 
-from shared.embedded import free_port
+from involvim.embedded import free_port
 from tests import jetstream
 from tests.samples import request_body, volunteer_body
-
-pytestmark = pytest.mark.e2e
 
 
 def wait_until_ready(url: str, timeout: float = 60) -> None:
@@ -50,7 +48,7 @@ def test_involvim_run_starts_everything_and_stops_cleanly(
 ) -> None:
     cwd, env = workdir
     runner = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run"],
+        [sys.executable, "-m", "involvim.cli", "run"],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -70,7 +68,7 @@ def test_involvim_run_starts_everything_and_stops_cleanly(
         assert len(children) >= 4  # nats-server and the three services
 
         created = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "org", "create", "Płock Family Foundation"],
+            [sys.executable, "-m", "involvim.cli", "org", "create", "Płock Family Foundation"],
             cwd=cwd,
             env=env,
             capture_output=True,

@@ -18,12 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.embedded import free_port
+from involvim.embedded import free_port
 from tests import jetstream
 from tests.conftest import Database
 from tests.integration.test_matcher import request, volunteer
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -43,7 +41,7 @@ def two_matchers(
         }
         log = (tmp_path / f"matcher-{n}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "matcher"],
+            [sys.executable, "-m", "involvim.cli", "matcher"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

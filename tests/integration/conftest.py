@@ -14,8 +14,6 @@ from services.registry.settings import RegistrySettings
 from tests.conftest import Database
 from tests.samples import ADMIN_KEY, SECRET
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class Registry:

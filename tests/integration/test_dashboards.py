@@ -44,13 +44,11 @@ import httpx
 import pytest
 import yaml
 
-from shared.embedded import EmbeddedNats, free_port, wait_for_port
-from shared.local import LocalStack
+from involvim.embedded import EmbeddedNats, free_port, wait_for_port
+from involvim.local import LocalStack
 from tests.samples import request_body, volunteer_body
 from tests.servers import MailServer, SmsProvider
 from tests.tools import prometheus_binary, promtool_binary
-
-pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"

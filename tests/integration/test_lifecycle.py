@@ -18,8 +18,6 @@ from tests import jetstream
 from tests.integration.conftest import Registry
 from tests.samples import SECRET, answer_offer, request_body, volunteer_body
 
-pytestmark = pytest.mark.integration
-
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}

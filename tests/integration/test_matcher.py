@@ -23,8 +23,6 @@ from shared.db import make_engine
 from tests import jetstream
 from tests.conftest import Database
 
-pytestmark = pytest.mark.integration
-
 PLOCK = events.Location(lat=52.546, lon=19.706)
 TUESDAY_EVENING = [events.TimeWindow(day="tue", start="16:00", end="20:00")]
 

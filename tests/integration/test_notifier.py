@@ -32,8 +32,6 @@ from tests.integration.conftest import registry_settings
 from tests.samples import ADMIN_KEY, SECRET, answer_offer, request_body, volunteer_body
 from tests.servers import HttpApp, MailServer, SmsProvider
 
-pytestmark = pytest.mark.integration
-
 TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM = "AC0123456789", "twilio-secret", "+48500100200"
 
 

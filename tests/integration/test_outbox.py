@@ -12,19 +12,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from involvim.embedded import EmbeddedNats
 from services.registry.orm import Organisation, outbox
 from services.registry.unit_of_work import UnitOfWork
 from shared import events
 from shared.broker import make_broker
 from shared.db import make_engine, make_session_factory
-from shared.embedded import EmbeddedNats
 from shared.outbox import OutboxRelay
 from tests import jetstream
 from tests.conftest import Database
 from tests.integration.conftest import Registry
 from tests.samples import request_body
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

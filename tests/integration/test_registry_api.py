@@ -14,8 +14,6 @@ from tests import jetstream
 from tests.integration.conftest import Registry
 from tests.samples import ADMIN_KEY, request_body, volunteer_body
 
-pytestmark = pytest.mark.integration
-
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}

@@ -20,8 +20,6 @@ from services.registry.web import security
 from tests.integration.conftest import Registry
 from tests.samples import volunteer_body
 
-pytestmark = pytest.mark.integration
-
 
 def csrf_of(page: httpx.Response) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 ONE_SHOT = {"migrate"}

@@ -34,8 +34,6 @@ from services.matcher.domain import (
 from services.matcher.index import VolunteerIndex
 from services.matcher.scoring import ScoredRequest, score_batch
 
-pytestmark = pytest.mark.unit
-
 WEIGHTS = Weights()
 URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
 

@@ -28,8 +28,6 @@ from services.matcher.availability import (
 )
 from services.matcher.domain import DAYS, WeeklyWindow
 
-pytestmark = pytest.mark.unit
-
 UTC = datetime.UTC
 HOUR = 3600
 

@@ -6,8 +6,6 @@ import pytest
 
 from bench import __main__ as bench_cli
 
-pytestmark = pytest.mark.unit
-
 
 def test_matcher_benchmark_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
     options = ["--volunteers", "2000", "--requests", "120", "--loop-sample", "300"]

@@ -14,8 +14,6 @@ import pytest
 from services.matcher.domain import LEVELS, LanguageLevel, Volunteer, WeeklyWindow
 from services.matcher.index import EVERYONE, VolunteerIndex
 
-pytestmark = pytest.mark.unit
-
 CENTRE = (52.546, 19.706)
 SKILLS = ("legal_aid", "translation", "job_search", "housing", "childcare")
 LANGUAGES = ("pl", "uk", "ru", "en", "fi")

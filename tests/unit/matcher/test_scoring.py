@@ -41,8 +41,6 @@ from services.matcher.scoring import (
     score_request,
 )
 
-pytestmark = pytest.mark.unit
-
 NOW = datetime.datetime(2026, 1, 12, 8, 0, tzinfo=datetime.UTC)  # a Monday in winter
 PLOCK = (52.546, 19.706)
 SEINAJOKI = (62.79, 22.84)

@@ -22,8 +22,6 @@ from services.notifier.messages import (
 )
 from services.notifier.sms import segments
 
-pytestmark = pytest.mark.unit
-
 # A link as long as the registry's (base, match id, expiry and a 40-character signature).
 REGISTRY_LINK = (
     "https://match.involvim.eu/offers/0b6f3c52-9a4e-4a8e-8d55-2f1b7c9e4d10/accept"

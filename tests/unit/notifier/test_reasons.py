@@ -10,8 +10,6 @@ from services.matcher.scoring import IN_PERSON, REMOTE, STAGES, build_reasons
 from services.notifier import phrases
 from services.notifier.messages import LOCALES, describe_reason
 
-pytestmark = pytest.mark.unit
-
 GENERIC = {locale: phrases.REASONS[locale]["unknown"] + "." for locale in LOCALES}
 
 

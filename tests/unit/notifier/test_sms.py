@@ -4,8 +4,6 @@ import pytest
 
 from services.notifier.sms import GSM7_BASIC, GSM7_EXTENSION, encoding, fit, segments
 
-pytestmark = pytest.mark.unit
-
 LINK = "https://match.example.org/offers/42/accept?token=1803916800.5f2c"
 
 

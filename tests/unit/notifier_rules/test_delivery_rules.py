@@ -11,8 +11,6 @@ import pytest
 from services.notifier import domain
 from shared import events
 
-pytestmark = pytest.mark.unit
-
 IDS = {
     "match_id": uuid.uuid4(),
     "request_id": uuid.uuid4(),

@@ -8,8 +8,6 @@ from services.registry import domain
 from shared import events
 from shared.broker import stream_for
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("raw", ["+48601234567", "+358401234567", "+380501234567"])
 def test_e164_numbers_pass(raw: str) -> None:

@@ -5,8 +5,6 @@ import pytest
 from services.registry.web import places
 from services.registry.web.places import Place, by_id, fold, resolve, suggest
 
-pytestmark = pytest.mark.unit
-
 
 def _first(query: str) -> Place:
     found = suggest(query)

@@ -6,11 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from services.registry import domain
-
-pytestmark = pytest.mark.unit
 
 SECRET = "secret-0123456789abcdef"
 VOLUNTEER = uuid.UUID("0b6f3c52-9a4e-4a8e-8d55-2f1b7c9e4d10")

@@ -16,8 +16,6 @@ from services.registry.web import forms, security
 from services.registry.web.i18n import CATALOGUES, choose_locale, words
 from shared.skills import LOCALES
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[3]
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -19,8 +19,8 @@ from urllib.parse import quote
 with warnings.catch_warnings():
     # pgserver asks platformdirs for a runtime folder; without XDG_RUNTIME_DIR it warns and uses /tmp.
     warnings.simplefilter("ignore")
-    import pgserver
     from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.postgres_server import PostgresServer, get_server
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -43,12 +43,12 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
-        self._server: pgserver.PostgresServer | None = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> None:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self._server is None:
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode=None)
+            self._server = get_server(self.data_dir, cleanup_mode=None)
         else:
             with self._server._lock:
                 self._server.ensure_postgres_running()

@@ -15,8 +15,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from shared.migrations import upgrade
+from involvim.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from involvim.migrations import upgrade
 
 SERVICES = ("registry", "matcher", "notifier")
 SECRET_NAMES = ("ADMIN_API_KEY", "SERVICE_TOKEN", "LINK_SECRET")
@@ -83,7 +83,7 @@ class LocalStack:
         self.env.setdefault("NOTIFIER_METRICS_PORT", str(pick_port("NOTIFIER_METRICS_PORT", 9102)))
         if not self.given.get("SMTP_HOST"):
             # Mail stays on this machine: every message becomes a file in .data/mail/.
-            from shared.mailsink import start_mail_sink
+            from involvim.mailsink import start_mail_sink
 
             port = free_port()
             self.mail_sink = start_mail_sink(self.data_dir / "mail", port)
@@ -112,7 +112,7 @@ class LocalStack:
         env = self.given | self.env | (extra_env or {})
         log = (self.data_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", name],
+            [sys.executable, "-m", "involvim.cli", name],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

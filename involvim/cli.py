@@ -30,7 +30,7 @@ def _load_local_stack_env() -> None:
 @app.command()
 def run() -> None:
     """Run everything locally: embedded PostgreSQL and NATS plus the three services."""
-    from shared.local import run_foreground
+    from involvim.local import run_foreground
 
     raise typer.Exit(run_foreground(DATA_DIR))
 
@@ -62,7 +62,7 @@ def notifier() -> None:
 @app.command()
 def migrate() -> None:
     """Apply every service's database migrations (DATABASE_URL)."""
-    from shared.migrations import upgrade
+    from involvim.migrations import upgrade
 
     _load_local_stack_env()
     url = os.environ.get("DATABASE_URL")
@@ -160,7 +160,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the data set")] = 2026,
 ) -> None:
     """Load a demo data set into a running system (`make run`) and watch the matches."""
-    from shared.demo import Target, run_demo
+    from involvim.demo import Target, run_demo
 
     # `make run` may still be starting in the other terminal: give it a minute.
     for _ in range(120):

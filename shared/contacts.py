@@ -59,21 +59,17 @@ class OrganisationContact(_Contract):
     locale: str
 
 
-class OfferLinks(_Contract):
-    """Signed at look-up time; present only while the offer can still be answered."""
-
-    accept_url: str
-    decline_url: str
-    accept_short_url: str
-    decline_short_url: str
-
-
 class MatchSummary(_Contract):
     id: uuid.UUID
     status: MatchStatus
     respond_by: datetime
     reasons: list[dict[str, Any]]
-    links: OfferLinks | None = None
+    # Signed at look-up time; present only while the offer can still be answered. The short
+    # ones leave an SMS room for words.
+    accept_url: str | None = None
+    decline_url: str | None = None
+    accept_short_url: str | None = None
+    decline_short_url: str | None = None
 
 
 class RequestContext(_Contract):

@@ -27,6 +27,7 @@ from nats.js.api import DeliverPolicy
 
 from involvim.demo import CITIES, volunteer
 from involvim.local import LocalStack
+from shared.vocabulary import DAYS
 
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,200").split(",")]
 SECONDS_PER_RATE = float(os.environ.get("BENCH_SECONDS", "60"))
@@ -63,7 +64,7 @@ def _request_body(rng: random.Random) -> dict[str, Any]:
         "remote_ok": True,
         "windows": [
             {"day": d, "start": "08:00", "end": "20:00"}
-            for d in ("mon", "tue", "wed", "thu", "fri")
+            for d in DAYS[:5]  # the working week
         ],
         "timezone": "Europe/Warsaw",
         "urgency": rng.choice(["low", "normal", "normal", "high"]),

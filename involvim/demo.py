@@ -18,6 +18,8 @@ import nats
 from nats.js.api import DeliverPolicy
 
 from shared.broker import ensure_streams
+from shared.skills import SKILL_LABELS
+from shared.vocabulary import DAYS, LEVELS, URGENCIES
 
 CITIES: dict[str, dict[str, Any]] = {
     "Płock": {
@@ -49,20 +51,7 @@ FIRST_NAMES = {
     "ru": ["Svetlana", "Sergei", "Tatiana", "Pavel"],
     "en": ["Emma", "James", "Grace", "Daniel"],
 }
-SKILLS = [
-    "legal_aid",
-    "translation",
-    "job_search",
-    "housing",
-    "medical_accompaniment",
-    "language_tutoring",
-    "childcare",
-    "paperwork",
-    "transport",
-    "digital_help",
-]
-LEVELS = ["native", "fluent", "conversational", "basic"]
-DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+SKILLS = tuple(SKILL_LABELS)
 
 
 @dataclass
@@ -140,7 +129,7 @@ def support_request(rng: random.Random, city_name: str) -> dict[str, Any]:
         "remote_ok": remote or rng.random() < 0.3,
         "windows": _availability(rng),
         "timezone": city["timezone"],
-        "urgency": rng.choices(["low", "normal", "high", "critical"], weights=[3, 6, 3, 1])[0],
+        "urgency": rng.choices(URGENCIES, weights=[3, 6, 3, 1])[0],
         "needed_by": (date.today() + timedelta(days=rng.randint(3, 30))).isoformat(),
         "description": "Demo request",
     }

@@ -22,7 +22,7 @@ class _Contract(BaseModel):
 
 class VolunteerContact(_Contract):
     id: uuid.UUID
-    first_name: str
+    first_name: str | None  # None once the volunteer is erased
     email: str | None
     phone: str | None
     locale: str

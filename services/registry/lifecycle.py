@@ -17,10 +17,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
+from services.registry.adapters.orm import (
+    Match,
+    Organisation,
+    ProcessedEvent,
+    SupportRequest,
+    Volunteer,
+)
+from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.errors import NotFound, Unauthorised
 from services.registry.metrics import MATCH_TRANSITIONS, TIME_TO_ACCEPTANCE, TIME_TO_PROPOSAL
-from services.registry.orm import Match, Organisation, ProcessedEvent, SupportRequest, Volunteer
-from services.registry.unit_of_work import UnitOfWork
 from shared import events
 
 

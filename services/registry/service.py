@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
+from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
+from services.registry.adapters.repository import active_match, offers_of, offers_to
+from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.entrypoints.schemas import RequestIn, VolunteerIn, VolunteerPatch
 from services.registry.errors import Conflict, NotFound, Unauthorised
 from services.registry.metrics import MATCH_TRANSITIONS, REQUESTS_SUBMITTED
-from services.registry.orm import Match, Organisation, SupportRequest, Volunteer
-from services.registry.repository import active_match, offers_of, offers_to
-from services.registry.schemas import RequestIn, VolunteerIn, VolunteerPatch
-from services.registry.unit_of_work import UnitOfWork
 from shared import events
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.registry import domain
-from services.registry.web import places
-from services.registry.web.i18n import DAYS, N_, Words
+from services.registry.entrypoints.web import places
+from services.registry.entrypoints.web.i18n import DAYS, N_, Words
 from shared.skills import LOCALES as SITE_LOCALES
 
 # The availability grid: one box per day and hour, from 06:00 to 23:00.

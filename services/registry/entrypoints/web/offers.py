@@ -15,11 +15,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.registry import domain, lifecycle
+from services.registry.adapters.orm import Match, SupportRequest, Volunteer
+from services.registry.entrypoints.web import security
+from services.registry.entrypoints.web.i18n import N_
+from services.registry.entrypoints.web.render import page, reader_words
 from services.registry.errors import NotFound, Unauthorised
-from services.registry.orm import Match, SupportRequest, Volunteer
-from services.registry.web import security
-from services.registry.web.i18n import N_
-from services.registry.web.render import page, reader_words
 
 router = APIRouter(include_in_schema=False)
 

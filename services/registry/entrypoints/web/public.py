@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.registry.web import places
-from services.registry.web.render import page, reader_words
+from services.registry.entrypoints.web import places
+from services.registry.entrypoints.web.render import page, reader_words
 
 router = APIRouter(include_in_schema=False)
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = Path(__file__).resolve().parents[2] / "static"
 static_files = StaticFiles(directory=STATIC)
 
 

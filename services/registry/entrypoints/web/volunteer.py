@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from services.registry import domain, lifecycle, service
+from services.registry.adapters.orm import Match, SupportRequest, Volunteer
+from services.registry.entrypoints.schemas import VolunteerIn, VolunteerPatch
+from services.registry.entrypoints.web import forms, security
+from services.registry.entrypoints.web.render import page, reader_words, redirect
 from services.registry.errors import NotFound, Unauthorised
-from services.registry.orm import Match, SupportRequest, Volunteer
-from services.registry.schemas import VolunteerIn, VolunteerPatch
-from services.registry.web import forms, security
-from services.registry.web.render import page, reader_words, redirect
 
 router = APIRouter(prefix="/volunteer", include_in_schema=False)
 

@@ -14,14 +14,15 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.registry import api, internal, lifecycle, pages
+from services.registry import lifecycle
+from services.registry.adapters.orm import outbox
+from services.registry.adapters.repository import refresh_gauges
+from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.entrypoints import api, internal
+from services.registry.entrypoints.web import desk, offers, public, render, security, volunteer
 from services.registry.errors import NotFound
 from services.registry.metrics import HTTP_DURATION, HTTP_REQUESTS
-from services.registry.orm import outbox
-from services.registry.repository import refresh_gauges
 from services.registry.settings import RegistrySettings
-from services.registry.unit_of_work import UnitOfWork
-from services.registry.web import desk, public, render, security, volunteer
 from shared.broker import make_broker
 from shared.consumer import ConsumerObserver, subscribe
 from shared.db import make_engine, make_session_factory
@@ -91,7 +92,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app.state.starter = starter
     app.include_router(api.router)
     app.include_router(internal.router)
-    app.include_router(pages.router)
+    app.include_router(offers.router)
     app.include_router(public.router)
     app.include_router(volunteer.router)
     app.include_router(desk.router)

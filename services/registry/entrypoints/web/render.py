@@ -10,11 +10,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.registry.web import forms, security
-from services.registry.web.i18n import ENDONYMS, Words, choose_locale, words
+from services.registry.entrypoints.web import forms, security
+from services.registry.entrypoints.web.i18n import ENDONYMS, Words, choose_locale, words
 from shared.skills import LOCALES
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),

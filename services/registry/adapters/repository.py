@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
+from services.registry.adapters.orm import Match, SupportRequest, Volunteer
 from services.registry.metrics import OLDEST_UNMATCHED_CRITICAL, OPEN_REQUESTS, UNMATCHED_REQUESTS
-from services.registry.orm import Match, SupportRequest, Volunteer
 
 
 async def active_match(session: AsyncSession, request_id: uuid.UUID) -> Match | None:

@@ -14,9 +14,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from services.registry import domain, lifecycle, service
-from services.registry.errors import Conflict, NotFound, Unauthorised
-from services.registry.orm import Organisation, Volunteer
-from services.registry.schemas import (
+from services.registry.adapters.orm import Organisation, Volunteer
+from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.entrypoints.schemas import (
     BeneficiaryOut,
     CompleteIn,
     ErrorBody,
@@ -36,8 +36,8 @@ from services.registry.schemas import (
     VolunteerOut,
     VolunteerPatch,
 )
+from services.registry.errors import Conflict, NotFound, Unauthorised
 from services.registry.service import RequestView
-from services.registry.unit_of_work import UnitOfWork
 from shared.skills import SKILL_LABELS
 
 bearer = HTTPBearer(auto_error=False)

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.registry.orm import outbox
+from services.registry.adapters.orm import outbox
 from shared.events import Event
 from shared.outbox import add_event
 

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.registry import domain
-from services.registry.api import Credentials, bearer_token
+from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
+from services.registry.entrypoints.api import Credentials, bearer_token
 from services.registry.errors import NotFound, Unauthorised
-from services.registry.orm import Match, Organisation, SupportRequest, Volunteer
 
 
 def require_service(request: Request, credentials: Credentials) -> None:

@@ -27,7 +27,7 @@ from babel.support import NullTranslations, Translations
 
 from shared.skills import BABEL_LOCALES, DEFAULT_LOCALE, LOCALES, SKILL_LABELS
 
-CATALOGUES = Path(__file__).resolve().parent.parent / "locale"
+CATALOGUES = Path(__file__).resolve().parents[2] / "locale"
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Each language named in itself, for the switcher (a reader looks for their own language).
 ENDONYMS: dict[str, str] = {

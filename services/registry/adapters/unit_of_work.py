@@ -4,15 +4,75 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.orm import outbox
+from services.registry.adapters.repository import (
+    Matches,
+    Organisations,
+    ProcessedEvents,
+    Requests,
+    SqlMatches,
+    SqlOrganisations,
+    SqlProcessedEvents,
+    SqlRequests,
+    SqlVolunteers,
+    Volunteers,
+)
 from shared.events import Event
 from shared.outbox import add_event
 
 
-class UnitOfWork:
+class UnitOfWork(Protocol):
+    """What a use case works through: the repositories of one transaction and its events.
+
+    ``async with uow:`` opens a transaction; whatever is not committed when the block ends is
+    rolled back, events included. Records read inside stay readable after the block. One unit of
+    work may be entered again, one block after the other, each time with a new transaction.
+    """
+
+    @property
+    def organisations(self) -> Organisations: ...
+
+    @property
+    def volunteers(self) -> Volunteers: ...
+
+    @property
+    def requests(self) -> Requests: ...
+
+    @property
+    def matches(self) -> Matches: ...
+
+    @property
+    def processed_events(self) -> ProcessedEvents: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def emit(self, event: Event) -> None:
+        """Publish ``event`` if, and only if, this transaction commits."""
+        ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class SqlUnitOfWork:
+    organisations: SqlOrganisations
+    volunteers: SqlVolunteers
+    requests: SqlRequests
+    matches: SqlMatches
+    processed_events: SqlProcessedEvents
+
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
@@ -22,8 +82,13 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._emitted = 0
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> Self:
         self.session = self._session_factory()
+        self.organisations = SqlOrganisations(self.session)
+        self.volunteers = SqlVolunteers(self.session)
+        self.requests = SqlRequests(self.session)
+        self.matches = SqlMatches(self.session)
+        self.processed_events = SqlProcessedEvents(self.session)
         self._emitted = 0
         return self
 
@@ -50,3 +115,7 @@ class UnitOfWork:
         if self._emitted:
             self._on_commit()
             self._emitted = 0
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self._emitted = 0

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import hmac
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 
-from services.registry import domain, lifecycle, service
-from services.registry.adapters.orm import Organisation, Volunteer
-from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry import domain
+from services.registry.adapters.orm import Match
+from services.registry.entrypoints import presenters
+from services.registry.entrypoints.dependencies import (
+    Credentials,
+    CurrentOrganisation,
+    Settings,
+    UoW,
+    bearer_token,
+    require_admin,
+)
 from services.registry.entrypoints.schemas import (
-    BeneficiaryOut,
     CompleteIn,
     ErrorBody,
-    LocationIn,
     MatchAnswer,
-    MatchOut,
     OrganisationCreated,
     OrganisationIn,
     RequestIn,
@@ -30,18 +33,16 @@ from services.registry.entrypoints.schemas import (
     RequestPage,
     RespondIn,
     SkillOut,
-    StatusFilter,
     VolunteerCreated,
     VolunteerIn,
     VolunteerOut,
     VolunteerPatch,
 )
-from services.registry.errors import Conflict, NotFound, Unauthorised
-from services.registry.service import RequestView
+from services.registry.usecases import offers, organisations, requests, volunteers
+from services.registry.usecases.requests import RequestView
 from shared.skills import SKILL_LABELS
+from shared.vocabulary import RequestStatus
 
-bearer = HTTPBearer(auto_error=False)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong key"},
     404: {"model": ErrorBody, "description": "Not found (or not yours)"},
@@ -52,109 +53,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
-def uow(request: Request) -> UnitOfWork:
-    new_uow: Callable[[], UnitOfWork] = request.app.state.uow_factory
-    return new_uow()
-
-
-UoW = Annotated[UnitOfWork, Depends(uow)]
-
-
-def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
-    if credentials is None or not credentials.credentials:
-        raise Unauthorised("an Authorization: Bearer key is needed")
-    return credentials.credentials
-
-
-def require_admin(request: Request, credentials: Credentials) -> None:
-    expected: str = request.app.state.settings.admin_api_key
-    if not hmac.compare_digest(bearer_token(credentials).encode(), expected.encode()):
-        raise Unauthorised("wrong operator key")
-
-
-async def current_organisation(request: Request, credentials: Credentials) -> Organisation:
-    async with request.app.state.session_factory() as session:
-        return await service.organisation_for_key(session, bearer_token(credentials))
-
-
-CurrentOrganisation = Annotated[Organisation, Depends(current_organisation)]
-
-
-# --- shaping answers ------------------------------------------------------------------------
-
-
-def volunteer_out(v: Volunteer) -> dict[str, Any]:
-    return {
-        "id": v.id,
-        "name": v.name,
-        "email": v.email,
-        "phone": v.phone,
-        "locale": v.locale,
-        "languages": v.languages,
-        "skills": v.skills,
-        "location": LocationIn(lat=v.lat, lon=v.lon)
-        if v.lat is not None and v.lon is not None
-        else None,
-        "max_travel_km": v.max_travel_km,
-        "remote_ok": v.remote_ok,
-        "availability": v.availability,
-        "timezone": v.timezone,
-        "capacity": v.capacity,
-        "channels": v.channels,
-        "consent": v.consent,
-        "paused": v.paused,
-        "created_at": v.created_at,
-    }
-
-
-def match_out(view: RequestView) -> MatchOut | None:
-    if view.active is None:
-        return None
-    match, volunteer = view.active
-    contact = None
-    if match.status == "accepted":
-        contact = {k: v for k, v in (("email", volunteer.email), ("phone", volunteer.phone)) if v}
-    return MatchOut(
-        id=match.id,
-        status=match.status,
-        volunteer_first_name=domain.first_name(volunteer.name),
-        score=match.score,
-        breakdown=match.breakdown,
-        reasons=match.reasons,
-        respond_by=match.respond_by,
-        volunteer_contact=contact,
-    )
-
-
 def request_out(view: RequestView) -> RequestOut:
-    r = view.request
-    return RequestOut(
-        id=r.id,
-        status=r.status,
-        beneficiary=BeneficiaryOut(
-            display_name=r.beneficiary_display_name,
-            locale=r.beneficiary_locale,
-            email=r.beneficiary_email,
-            phone=r.beneficiary_phone,
-            contact_consent=r.contact_consent,
-        ),
-        languages=r.languages,
-        skills=r.skills,
-        location=LocationIn(lat=r.lat, lon=r.lon)
-        if r.lat is not None and r.lon is not None
-        else None,
-        remote_ok=r.remote_ok,
-        windows=r.windows,
-        timezone=r.timezone,
-        urgency=r.urgency,
-        needed_by=r.needed_by,
-        description=r.description,
-        unmatched_reasons=r.unmatched_reasons,
-        match=match_out(view),
-        offers=lifecycle.offer_history(view.offers),
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-    )
+    shown = presenters.request_with_offers(view)
+    shown["offers"] = [presenters.offer_record(offer) for offer in shown["offers"]]
+    return RequestOut.model_validate(shown)
+
+
+def match_answer(match: Match) -> MatchAnswer:
+    return MatchAnswer(id=match.id, request_id=match.request_id, status=match.status)
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -167,7 +73,9 @@ def request_out(view: RequestView) -> RequestOut:
     summary="Create an organisation (operator only); its API key is shown once",
 )
 async def create_organisation(body: OrganisationIn, uow: UoW) -> OrganisationCreated:
-    org, api_key = await service.create_organisation(uow, body.name, str(body.email), body.locale)
+    org, api_key = await organisations.create_organisation(
+        uow, body.name, str(body.email), body.locale
+    )
     return OrganisationCreated(
         id=org.id, name=org.name, email=org.email, locale=org.locale, api_key=api_key
     )
@@ -180,24 +88,28 @@ async def list_skills() -> list[SkillOut]:
 
 @router.post("/volunteers", status_code=status.HTTP_201_CREATED, summary="Register as a volunteer")
 async def register_volunteer(body: VolunteerIn, uow: UoW) -> VolunteerCreated:
-    volunteer, token = await service.register_volunteer(uow, body)
-    return VolunteerCreated(**volunteer_out(volunteer), manage_token=token)
+    volunteer, token = await volunteers.register_volunteer(uow, body.profile())
+    return VolunteerCreated.model_validate(
+        {**presenters.volunteer(volunteer), "manage_token": token}
+    )
 
 
 @router.get("/volunteers/{volunteer_id}", summary="Your own profile (manage token)")
 async def get_volunteer(
     volunteer_id: uuid.UUID, uow: UoW, credentials: Credentials
 ) -> VolunteerOut:
-    volunteer = await service.get_volunteer(uow, volunteer_id, bearer_token(credentials))
-    return VolunteerOut(**volunteer_out(volunteer))
+    volunteer = await volunteers.get_volunteer(uow, volunteer_id, bearer_token(credentials))
+    return VolunteerOut.model_validate(presenters.volunteer(volunteer))
 
 
 @router.patch("/volunteers/{volunteer_id}", summary="Change your profile or pause (manage token)")
 async def update_volunteer(
     volunteer_id: uuid.UUID, body: VolunteerPatch, uow: UoW, credentials: Credentials
 ) -> VolunteerOut:
-    volunteer = await service.update_volunteer(uow, volunteer_id, bearer_token(credentials), body)
-    return VolunteerOut(**volunteer_out(volunteer))
+    volunteer = await volunteers.update_volunteer(
+        uow, volunteer_id, bearer_token(credentials), body.revise, body.paused
+    )
+    return VolunteerOut.model_validate(presenters.volunteer(volunteer))
 
 
 @router.delete(
@@ -206,7 +118,7 @@ async def update_volunteer(
     summary="Erase your personal data (manage token)",
 )
 async def erase_volunteer(volunteer_id: uuid.UUID, uow: UoW, credentials: Credentials) -> Response:
-    await service.erase_volunteer(uow, volunteer_id, bearer_token(credentials))
+    await volunteers.erase_volunteer(uow, volunteer_id, bearer_token(credentials))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -222,7 +134,9 @@ async def submit_request(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestOut:
-    submitted = await service.submit_request(uow, org, body, idempotency_key)
+    submitted = await requests.submit_request(
+        uow, org, body.new_request(), body.fingerprint(), idempotency_key
+    )
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return request_out(RequestView(submitted.request, []))
@@ -232,11 +146,11 @@ async def submit_request(
 async def list_requests(
     org: CurrentOrganisation,
     uow: UoW,
-    status_: Annotated[StatusFilter | None, Query(alias="status")] = None,
+    status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RequestPage:
-    rows, total = await service.list_requests(uow, org, status_, limit, offset)
+    rows, total = await requests.list_requests(uow, org, status_, limit, offset)
     return RequestPage(
         items=[request_out(r) for r in rows], total=total, limit=limit, offset=offset
     )
@@ -244,12 +158,12 @@ async def list_requests(
 
 @router.get("/requests/{request_id}", summary="One of your organisation's requests")
 async def get_request(request_id: uuid.UUID, org: CurrentOrganisation, uow: UoW) -> RequestOut:
-    return request_out(await service.get_request(uow, org, request_id))
+    return request_out(await requests.get_request(uow, org, request_id))
 
 
 @router.post("/requests/{request_id}/cancel", summary="Cancel a request before it is completed")
 async def cancel_request(request_id: uuid.UUID, org: CurrentOrganisation, uow: UoW) -> RequestOut:
-    return request_out(await service.cancel_request(uow, org, request_id))
+    return request_out(await requests.cancel_request(uow, org, request_id))
 
 
 @router.post(
@@ -257,13 +171,17 @@ async def cancel_request(request_id: uuid.UUID, org: CurrentOrganisation, uow: U
 )
 async def accept_offer(
     match_id: uuid.UUID,
-    request: Request,
     uow: UoW,
+    settings: Settings,
     credentials: Credentials,
     body: RespondIn | None = None,
     token: Annotated[str | None, Query(description="The signed token from the link")] = None,
 ) -> MatchAnswer:
-    return await _respond(request, uow, match_id, domain.ACCEPT, credentials, body, token)
+    credential = _offer_credential(credentials, body, token)
+    match = await offers.respond(
+        uow, match_id, domain.ACCEPT, credential, link_secret=settings.link_secret
+    )
+    return match_answer(match)
 
 
 @router.post(
@@ -271,42 +189,37 @@ async def accept_offer(
 )
 async def decline_offer(
     match_id: uuid.UUID,
-    request: Request,
     uow: UoW,
+    settings: Settings,
     credentials: Credentials,
     body: RespondIn | None = None,
     token: Annotated[str | None, Query(description="The signed token from the link")] = None,
 ) -> MatchAnswer:
-    return await _respond(request, uow, match_id, domain.DECLINE, credentials, body, token)
-
-
-async def _respond(
-    request: Request,
-    uow: UnitOfWork,
-    match_id: uuid.UUID,
-    action: str,
-    credentials: HTTPAuthorizationCredentials | None,
-    body: RespondIn | None,
-    token: str | None,
-) -> MatchAnswer:
-    link_token = (body.token if body else None) or token
-    match = await lifecycle.respond(
-        uow,
-        match_id,
-        action,
-        link_secret=request.app.state.settings.link_secret,
-        link_token=link_token,
-        manage_token=None if link_token else (credentials.credentials if credentials else None),
+    credential = _offer_credential(credentials, body, token)
+    match = await offers.respond(
+        uow, match_id, domain.DECLINE, credential, link_secret=settings.link_secret
     )
-    return MatchAnswer(id=match.id, request_id=match.request_id, status=match.status)
+    return match_answer(match)
+
+
+def _offer_credential(
+    credentials: HTTPAuthorizationCredentials | None, body: RespondIn | None, token: str | None
+) -> offers.OfferCredential:
+    """The link's token (in the body or the address) wins over an Authorization header."""
+    link_token = (body.token if body else None) or token
+    if link_token is not None:
+        return offers.LinkToken(link_token)
+    if credentials is not None:
+        return offers.ManageToken(credentials.credentials)
+    return None
 
 
 @router.post("/matches/{match_id}/complete", summary="Mark an accepted match done, with feedback")
 async def complete_match(
     match_id: uuid.UUID, body: CompleteIn, org: CurrentOrganisation, uow: UoW
 ) -> MatchAnswer:
-    match = await lifecycle.complete(uow, org, match_id, body.rating, body.comment)
-    return MatchAnswer(id=match.id, request_id=match.request_id, status=match.status)
+    match = await offers.complete(uow, org, match_id, body.rating, body.comment)
+    return match_answer(match)
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -342,8 +255,8 @@ def _plain(status_code: int) -> Any:
 EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     RequestValidationError: on_request_validation,
     ValidationError: on_request_validation,
-    Unauthorised: _plain(401),
-    NotFound: _plain(404),
-    Conflict: _plain(409),
+    domain.Unauthorised: _plain(401),
+    domain.NotFound: _plain(404),
+    domain.Conflict: _plain(409),
     domain.InvalidTransition: _plain(409),
 }

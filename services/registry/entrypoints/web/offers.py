@@ -11,15 +11,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from services.registry import domain, lifecycle
-from services.registry.adapters.orm import Match, SupportRequest, Volunteer
+from services.registry import domain
+from services.registry.entrypoints import presenters
+from services.registry.entrypoints.dependencies import Settings, UoW, WebPage
 from services.registry.entrypoints.web import security
 from services.registry.entrypoints.web.i18n import N_
-from services.registry.entrypoints.web.render import page, reader_words
-from services.registry.errors import NotFound, Unauthorised
+from services.registry.entrypoints.web.render import Web
+from services.registry.usecases import offers
+from services.registry.usecases.offers import Offer
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,41 +45,28 @@ INVALID = N_("This link is not valid.")
 TOO_LATE = N_("This offer cannot be answered any more.")
 
 
-async def _offer(
-    request: Request, match_id: uuid.UUID
-) -> tuple[Match | None, SupportRequest | None, Volunteer | None]:
-    async with request.app.state.session_factory() as session:
-        match = await session.get(Match, match_id)
-        if match is None:
-            return None, None, None
-        return (
-            match,
-            await session.get(SupportRequest, match.request_id),
-            await session.get(Volunteer, match.volunteer_id),
-        )
-
-
-def _check_action(action: str) -> None:
-    if action not in (domain.ACCEPT, domain.DECLINE):
-        raise NotFound("no such page")
+def _action(text: str) -> domain.Action:
+    action = domain.parse_action(text)
+    if action is None:
+        raise domain.NotFound("no such page")
+    return action
 
 
 def _show(
-    request: Request,
-    action: str,
-    volunteer: Volunteer | None,
+    web: Web,
+    action: domain.Action,
+    offer: Offer | None,
     *,
     status_code: int = 200,
-    match_id: uuid.UUID | None = None,
-    support_request: SupportRequest | None = None,
     token: str = "",
     message: str | None = None,
     failed: bool = False,
 ) -> HTMLResponse:
-    known = volunteer.locale if volunteer else None
-    w = reader_words(request, known)
-    return page(
-        request,
+    """The question about the offer, or what became of the answer (``message``), in the
+    volunteer's language unless the reader picked another."""
+    known = offer.volunteer.locale if offer and offer.volunteer else None
+    w = web.words(known)
+    return web.page(
         "web/offer.html",
         status_code,
         known_locale=known,
@@ -85,8 +74,8 @@ def _show(
         question=w._(QUESTIONS[action]),
         button=w._(BUTTONS[action]),
         action=action,
-        match_id=match_id,
-        offer_request=support_request,
+        match_id=offer.match.id if offer else None,
+        offer_request=presenters.request(offer.request) if offer and offer.request else None,
         token=token,
         message=w._(message) if message else None,
         failed=failed,
@@ -95,60 +84,61 @@ def _show(
 
 @router.get("/offers/{match_id}/{action}", response_class=HTMLResponse)
 async def confirm_page(
-    match_id: uuid.UUID, action: str, request: Request, token: Annotated[str, Query()] = ""
+    match_id: uuid.UUID,
+    action: str,
+    web: WebPage,
+    uow: UoW,
+    settings: Settings,
+    token: Annotated[str, Query()] = "",
 ) -> HTMLResponse:
-    _check_action(action)
-    match, support_request, volunteer = await _offer(request, match_id)
-    secret = request.app.state.settings.link_secret
-    if match is None or not domain.link_is_valid(
-        secret, token, match_id, action, datetime.now(UTC)
+    chosen = _action(action)
+    offer = await offers.find_offer(uow, match_id)
+    if offer is None or not domain.link_is_valid(
+        settings.link_secret, token, match_id, chosen, datetime.now(UTC)
     ):
-        return _show(request, action, volunteer, status_code=404, message=INVALID, failed=True)
-    return _show(
-        request, action, volunteer, match_id=match_id, support_request=support_request, token=token
-    )
+        return _show(web, chosen, offer, status_code=404, message=INVALID, failed=True)
+    return _show(web, chosen, offer, token=token)
 
 
 @router.get("/o/{code}", response_class=HTMLResponse)
-async def short_link(code: str, request: Request) -> HTMLResponse:
+async def short_link(code: str, web: WebPage, uow: UoW, settings: Settings) -> HTMLResponse:
     """The short link from an SMS: the same confirmation page as the long one."""
     named = domain.read_short_code(code)
-    match, support_request, volunteer = (
-        await _offer(request, named[0]) if named else (None, None, None)
-    )
-    secret = request.app.state.settings.link_secret
+    offer = await offers.find_offer(uow, named[0]) if named else None
+    secret = settings.link_secret
     now = datetime.now(UTC)
     if (
         named is None
-        or match is None
-        or not domain.short_code_is_valid(secret, code, match.id, named[1], match.respond_by, now)
+        or offer is None
+        or not domain.short_code_is_valid(
+            secret, code, offer.match.id, named[1], offer.match.respond_by, now
+        )
     ):
-        return _show(request, "accept", volunteer, status_code=404, message=INVALID, failed=True)
+        return _show(web, domain.ACCEPT, offer, status_code=404, message=INVALID, failed=True)
     action = named[1]
     # The form posts to the offer's long address, which checks the full token.
-    token = domain.sign_link(secret, match.id, action, match.respond_by)
-    return _show(
-        request, action, volunteer, match_id=match.id, support_request=support_request, token=token
-    )
+    token = domain.sign_link(secret, offer.match.id, action, offer.match.respond_by)
+    return _show(web, action, offer, token=token)
 
 
 @router.post("/offers/{match_id}/{action}", response_class=HTMLResponse)
 async def decide(
-    match_id: uuid.UUID, action: str, request: Request, form: security.CheckedForm
+    match_id: uuid.UUID,
+    action: str,
+    web: WebPage,
+    uow: UoW,
+    settings: Settings,
+    form: security.CheckedForm,
 ) -> HTMLResponse:
-    _check_action(action)
+    chosen = _action(action)
     token = (form.get("token") or [""])[0]
-    _, _, volunteer = await _offer(request, match_id)
+    # Read first: the answer is shown in the volunteer's language, whatever it is.
+    offer = await offers.find_offer(uow, match_id)
+    credential = offers.LinkToken(token)
     try:
-        await lifecycle.respond(
-            request.app.state.uow_factory(),
-            match_id,
-            action,
-            link_secret=request.app.state.settings.link_secret,
-            link_token=token,
-        )
-    except (NotFound, Unauthorised):
-        return _show(request, action, volunteer, status_code=404, message=INVALID, failed=True)
+        await offers.respond(uow, match_id, chosen, credential, link_secret=settings.link_secret)
+    except (domain.NotFound, domain.Unauthorised):
+        return _show(web, chosen, offer, status_code=404, message=INVALID, failed=True)
     except domain.InvalidTransition:
-        return _show(request, action, volunteer, status_code=409, message=TOO_LATE, failed=True)
-    return _show(request, action, volunteer, message=DONE[action])
+        return _show(web, chosen, offer, status_code=409, message=TOO_LATE, failed=True)
+    return _show(web, chosen, offer, message=DONE[chosen])

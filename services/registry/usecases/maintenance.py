@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from services.registry import domain
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.metrics import (
-    MATCH_TRANSITIONS,
     OLDEST_UNMATCHED_CRITICAL,
     OPEN_REQUESTS,
     UNMATCHED_REQUESTS,
+    count_offer,
 )
 from shared import events
 from shared.vocabulary import Urgency
@@ -46,7 +46,7 @@ async def expire_offers(uow: UnitOfWork, now: datetime | None = None, limit: int
             )
         await uow.commit()
     for urgency in urgencies:
-        MATCH_TRANSITIONS.labels("expired", urgency).inc()
+        count_offer("expired", urgency)
     return len(overdue)
 
 
@@ -79,13 +79,15 @@ async def refresh_gauges(uow: UnitOfWork, now: datetime) -> None:
         waiting = await uow.requests.waiting_counts()
         unmatched = await uow.requests.unmatched_counts()
         oldest = await uow.requests.oldest_critical_waiting()
+    # A zero row per status keeps every series on the dashboards when nothing waits.
+    baseline: Urgency = "normal"
     OPEN_REQUESTS.clear()
     for status in domain.WAITING:
-        OPEN_REQUESTS.labels(status, "normal", "none").set(0)
+        OPEN_REQUESTS.labels(status, baseline, "none").set(0)
     for status, urgency, language, count in waiting:
         OPEN_REQUESTS.labels(status, urgency, language).set(count)
     UNMATCHED_REQUESTS.clear()
-    UNMATCHED_REQUESTS.labels("none", "normal").set(0)
+    UNMATCHED_REQUESTS.labels("none", baseline).set(0)
     for reason, urgency, count in unmatched:
         UNMATCHED_REQUESTS.labels(reason, urgency).set(count)
     OLDEST_UNMATCHED_CRITICAL.set((now - oldest).total_seconds() if oldest else 0.0)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from services.registry import domain
 from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
-from services.registry.metrics import MATCH_TRANSITIONS, TIME_TO_ACCEPTANCE, TIME_TO_PROPOSAL
+from services.registry.metrics import TIME_TO_ACCEPTANCE, TIME_TO_PROPOSAL, count_offer
 from services.registry.usecases.volunteers import SignedIn
 from shared import events
 
@@ -101,7 +101,7 @@ async def _record_proposal(
         request.updated_at = _now()
 
     def observe() -> None:
-        MATCH_TRANSITIONS.labels("proposed", event.urgency).inc()
+        count_offer("proposed", event.urgency)
         if first_offer:
             TIME_TO_PROPOSAL.labels(event.urgency).observe(max(waited, 0.0))
 
@@ -188,7 +188,7 @@ async def respond(
             request.status = "open"
             await uow.emit(events.MatchDeclined(**ids, reason="declined"))
         await uow.commit()
-    MATCH_TRANSITIONS.labels(match.status, request.urgency).inc()
+    count_offer(match.status, request.urgency)
     if match.status == "accepted":
         TIME_TO_ACCEPTANCE.labels(request.urgency).observe(
             (now - match.proposed_at).total_seconds()
@@ -220,7 +220,7 @@ async def _complete(
         )
     )
     await uow.commit()
-    MATCH_TRANSITIONS.labels("completed", request.urgency).inc()
+    count_offer("completed", request.urgency)
     return match
 
 

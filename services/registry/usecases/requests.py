@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from services.registry import domain
 from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
-from services.registry.metrics import MATCH_TRANSITIONS, REQUESTS_SUBMITTED
+from services.registry.metrics import REQUESTS_SUBMITTED, count_offer
 from services.registry.usecases.volunteers import rounded_location
 from shared import events
 from shared.vocabulary import ACTIVE_MATCH_STATUSES, RequestStatus
@@ -177,7 +177,7 @@ async def cancel_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UU
         )
         await uow.commit()
         if match is not None:
-            MATCH_TRANSITIONS.labels(match.status, request.urgency).inc()
+            count_offer(match.status, request.urgency)
         [view] = await _views(uow, [request])
         return view
 

@@ -18,7 +18,7 @@ from services.registry import domain
 from services.registry.entrypoints.web import places
 from services.registry.entrypoints.web.i18n import N_, Words
 from shared.skills import LOCALES as SITE_LOCALES
-from shared.vocabulary import DAYS, LEVELS, URGENCIES, Level, Urgency
+from shared.vocabulary import DAYS, LEVELS, URGENCIES, Channel, Level, Urgency
 
 # The availability grid: one box per day and hour, from 06:00 to 23:00.
 FIRST_HOUR, LAST_HOUR = 6, 23
@@ -29,6 +29,7 @@ REQUEST_LANGUAGE_ROWS = 3
 DEFAULT_LEVEL: Level = "fluent"
 # The sign-up form's first language row starts as the reader's own language.
 SIGN_UP_LEVEL: Level = "native"
+SIGN_UP_CHANNEL: Channel = "email"
 DEFAULT_URGENCY: Urgency = "normal"
 # Languages offered in the pickers: those of the partner cities and of the people they help.
 LANGUAGE_CHOICES: tuple[str, ...] = (

@@ -58,7 +58,7 @@ async def sign_up_page(web: WebPage) -> HTMLResponse:
     w = web.words()
     values: dict[str, list[str]] = {
         "locale": [w.locale],
-        "channels": ["email"],
+        "channels": [forms.SIGN_UP_CHANNEL],
         "capacity": ["1"],
         "max_travel_km": ["10"],
         "timezone": ["auto"],

@@ -131,10 +131,12 @@ class ProcessedEvents(Protocol):
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
-class SqlOrganisations:
+class _Sql:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+
+class SqlOrganisations(_Sql):
     def add(self, organisation: Organisation) -> None:
         self.session.add(organisation)
 
@@ -148,10 +150,7 @@ class SqlOrganisations:
         return found
 
 
-class SqlVolunteers:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlVolunteers(_Sql):
     def add(self, volunteer: Volunteer) -> None:
         self.session.add(volunteer)
 
@@ -174,10 +173,7 @@ class SqlVolunteers:
         return list(found.all())
 
 
-class SqlRequests:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlRequests(_Sql):
     async def add(self, request: SupportRequest) -> None:
         self.session.add(request)
         try:
@@ -272,10 +268,7 @@ class SqlRequests:
         return oldest
 
 
-class SqlMatches:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlMatches(_Sql):
     def add(self, match: Match) -> None:
         self.session.add(match)
 
@@ -335,10 +328,7 @@ class SqlMatches:
         return found
 
 
-class SqlProcessedEvents:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SqlProcessedEvents(_Sql):
     async def first_time(self, event_id: uuid.UUID, subject: str, now: datetime) -> bool:
         inserted = await self.session.execute(
             insert(ProcessedEvent)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 
 from services.registry import domain
@@ -166,52 +166,40 @@ async def cancel_request(request_id: uuid.UUID, org: CurrentOrganisation, uow: U
     return request_out(await requests.cancel_request(uow, org, request_id))
 
 
-@router.post(
-    "/matches/{match_id}/accept", summary="Accept an offer (signed link token or manage token)"
-)
-async def accept_offer(
-    match_id: uuid.UUID,
-    uow: UoW,
-    settings: Settings,
-    credentials: Credentials,
-    body: RespondIn | None = None,
-    token: Annotated[str | None, Query(description="The signed token from the link")] = None,
-) -> MatchAnswer:
-    credential = _offer_credential(credentials, body, token)
-    match = await offers.respond(
-        uow, match_id, domain.ACCEPT, credential, link_secret=settings.link_secret
-    )
-    return match_answer(match)
+def _answer(action: domain.Action) -> Callable[..., Awaitable[MatchAnswer]]:
+    async def answer(
+        match_id: uuid.UUID,
+        uow: UoW,
+        settings: Settings,
+        credentials: Credentials,
+        body: RespondIn | None = None,
+        token: Annotated[str | None, Query(description="The signed token from the link")] = None,
+    ) -> MatchAnswer:
+        # The link's token (in the body or the address) wins over an Authorization header.
+        link_token = (body.token if body else None) or token
+        credential: offers.OfferCredential = None
+        if link_token is not None:
+            credential = offers.LinkToken(link_token)
+        elif credentials is not None:
+            credential = offers.ManageToken(credentials.credentials)
+        match = await offers.respond(
+            uow, match_id, action, credential, link_secret=settings.link_secret
+        )
+        return match_answer(match)
+
+    return answer
 
 
-@router.post(
-    "/matches/{match_id}/decline", summary="Decline an offer (signed link token or manage token)"
-)
-async def decline_offer(
-    match_id: uuid.UUID,
-    uow: UoW,
-    settings: Settings,
-    credentials: Credentials,
-    body: RespondIn | None = None,
-    token: Annotated[str | None, Query(description="The signed token from the link")] = None,
-) -> MatchAnswer:
-    credential = _offer_credential(credentials, body, token)
-    match = await offers.respond(
-        uow, match_id, domain.DECLINE, credential, link_secret=settings.link_secret
-    )
-    return match_answer(match)
-
-
-def _offer_credential(
-    credentials: HTTPAuthorizationCredentials | None, body: RespondIn | None, token: str | None
-) -> offers.OfferCredential:
-    """The link's token (in the body or the address) wins over an Authorization header."""
-    link_token = (body.token if body else None) or token
-    if link_token is not None:
-        return offers.LinkToken(link_token)
-    if credentials is not None:
-        return offers.ManageToken(credentials.credentials)
-    return None
+router.post(
+    "/matches/{match_id}/accept",
+    name="accept_offer",
+    summary="Accept an offer (signed link token or manage token)",
+)(_answer(domain.ACCEPT))
+router.post(
+    "/matches/{match_id}/decline",
+    name="decline_offer",
+    summary="Decline an offer (signed link token or manage token)",
+)(_answer(domain.DECLINE))
 
 
 @router.post("/matches/{match_id}/complete", summary="Mark an accepted match done, with feedback")

@@ -14,6 +14,7 @@ from services.registry.metrics import (
     UNMATCHED_REQUESTS,
     count_offer,
 )
+from services.registry.usecases.published import closed_request_ids, offer_ids
 from shared import events
 from shared.vocabulary import Urgency
 
@@ -35,15 +36,7 @@ async def expire_offers(uow: UnitOfWork, now: datetime | None = None, limit: int
             if request.status == "proposed":
                 request.status = "open"
                 request.updated_at = now
-            await uow.emit(
-                events.MatchDeclined(
-                    match_id=match.id,
-                    request_id=request.id,
-                    volunteer_id=match.volunteer_id,
-                    organisation_id=request.organisation_id,
-                    reason="expired",
-                )
-            )
+            await uow.emit(events.MatchDeclined(**offer_ids(match, request), reason="expired"))
         await uow.commit()
     for urgency in urgencies:
         count_offer("expired", urgency)
@@ -61,14 +54,7 @@ async def expire_requests(uow: UnitOfWork, limit: int = 500) -> int:
             match = await uow.matches.open_offer_for(request.id)
             if match is not None:
                 match.status = "withdrawn"
-            await uow.emit(
-                events.RequestExpired(
-                    request_id=request.id,
-                    organisation_id=request.organisation_id,
-                    match_id=match.id if match else None,
-                    volunteer_id=match.volunteer_id if match else None,
-                )
-            )
+            await uow.emit(events.RequestExpired(**closed_request_ids(request, match)))
         await uow.commit()
         return len(overdue)
 

@@ -12,6 +12,7 @@ from services.registry import domain
 from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.metrics import TIME_TO_ACCEPTANCE, TIME_TO_PROPOSAL, count_offer
+from services.registry.usecases.published import offer_ids
 from services.registry.usecases.volunteers import SignedIn
 from shared import events
 
@@ -173,12 +174,7 @@ async def respond(
         domain.check_can_respond(match.status, request.status, match.respond_by, now)
         match.responded_at = now
         request.updated_at = now
-        ids = {
-            "match_id": match.id,
-            "request_id": request.id,
-            "volunteer_id": match.volunteer_id,
-            "organisation_id": request.organisation_id,
-        }
+        ids = offer_ids(match, request)
         if action == domain.ACCEPT:
             match.status = "accepted"
             request.status = "accepted"
@@ -210,15 +206,7 @@ async def _complete(
     match.feedback = comment
     request.status = "completed"
     request.updated_at = now
-    await uow.emit(
-        events.MatchCompleted(
-            match_id=match.id,
-            request_id=request.id,
-            volunteer_id=match.volunteer_id,
-            organisation_id=org.id,
-            rating=rating,
-        )
-    )
+    await uow.emit(events.MatchCompleted(**offer_ids(match, request), rating=rating))
     await uow.commit()
     count_offer("completed", request.urgency)
     return match

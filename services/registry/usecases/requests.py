@@ -11,7 +11,7 @@ from services.registry import domain
 from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.metrics import REQUESTS_SUBMITTED, count_offer
-from services.registry.usecases.volunteers import rounded_location
+from services.registry.usecases.published import closed_request_ids, rounded_location
 from shared import events
 from shared.vocabulary import ACTIVE_MATCH_STATUSES, RequestStatus
 
@@ -167,14 +167,7 @@ async def cancel_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UU
         if match is not None:
             # An open offer is withdrawn; an accepted match is called off.
             match.status = "withdrawn" if match.status == "proposed" else "cancelled"
-        await uow.emit(
-            events.RequestCancelled(
-                request_id=request.id,
-                organisation_id=org.id,
-                match_id=match.id if match else None,
-                volunteer_id=match.volunteer_id if match else None,
-            )
-        )
+        await uow.emit(events.RequestCancelled(**closed_request_ids(request, match)))
         await uow.commit()
         if match is not None:
             count_offer(match.status, request.urgency)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from services.registry import domain
 from services.registry.adapters.orm import Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.usecases.published import rounded_location
 from shared import events
 
 # A link to a profile opens it for this long; asking again sends a new one.
@@ -31,12 +32,6 @@ VolunteerCredential = str | SignedIn
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def rounded_location(lat: float | None, lon: float | None) -> events.Location | None:
-    if lat is None or lon is None:
-        return None
-    return events.Location(lat=domain.round_coordinate(lat), lon=domain.round_coordinate(lon))
 
 
 def volunteer_snapshot(

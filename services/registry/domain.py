@@ -1,4 +1,5 @@
-"""Registry rules with no I/O: value checks, secrets, request fingerprints and status changes."""
+"""Registry rules with no I/O: value checks, secrets, request fingerprints, status changes, the
+values people register and file, and the refusals the use cases raise."""
 
 from __future__ import annotations
 

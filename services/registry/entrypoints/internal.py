@@ -26,6 +26,7 @@ class VolunteerContact(contacts.VolunteerContact):
     first_name: str | None  # type: ignore[assignment]
 
 
+# The shared answers, with the volunteer's part above.
 class RequestContext(contacts.RequestContext):
     volunteer: VolunteerContact | None
 

@@ -4,7 +4,7 @@ cancelled; and the notifier's look-up of who to tell about one."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from services.registry import domain
@@ -89,21 +89,7 @@ async def submit_request(
         request = SupportRequest(
             id=uuid.uuid4(),
             organisation_id=org.id,
-            beneficiary_display_name=new.beneficiary_display_name,
-            beneficiary_locale=new.beneficiary_locale,
-            beneficiary_email=new.beneficiary_email,
-            beneficiary_phone=new.beneficiary_phone,
-            contact_consent=new.contact_consent,
-            languages=list(new.languages),
-            skills=list(new.skills),
-            lat=new.lat,
-            lon=new.lon,
-            remote_ok=new.remote_ok,
-            windows=list(new.windows),
-            timezone=new.timezone,
-            urgency=new.urgency,
-            needed_by=new.needed_by,
-            description=new.description,
+            **asdict(new),
             status="open",
             unmatched_reasons=[],
             idempotency_key=idempotency_key,

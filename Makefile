@@ -40,7 +40,7 @@ bench: $(INSTALLED)
 demo: $(INSTALLED)
 	$(BIN)/involvim demo
 
-# Refresh the page catalogues after changing texts in services/registry/web or its templates.
+# Refresh the page catalogues after changing texts in services/registry/entrypoints/web or its templates.
 CATALOGUES := services/registry/locale
 messages: $(INSTALLED)
 	$(BIN)/pybabel extract --no-location --sort-output --project="INVOLVIM Match" --copyright-holder="the INVOLVIM Match authors" -F babel.cfg -k N_ -o $(CATALOGUES)/messages.pot .

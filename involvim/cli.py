@@ -38,7 +38,7 @@ def run() -> None:
 @app.command()
 def registry() -> None:
     """Run the registry (HTTP API and outbox relay)."""
-    from services.registry.app import main
+    from services.registry.bootstrap import main
 
     main()
 
@@ -79,9 +79,9 @@ def org_create(
     locale: Annotated[str, typer.Option(help="The desk's language (ISO 639-1)")] = "en",
 ) -> None:
     """Create an organisation and print its API key (shown only this once)."""
-    from services.registry.schemas import OrganisationIn
-    from services.registry.service import create_organisation
-    from services.registry.unit_of_work import UnitOfWork
+    from services.registry.adapters.unit_of_work import SqlUnitOfWork
+    from services.registry.entrypoints.schemas import OrganisationIn
+    from services.registry.usecases.organisations import create_organisation
     from shared.db import make_engine, make_session_factory
 
     _load_local_stack_env()
@@ -94,7 +94,7 @@ def org_create(
         engine = make_engine(url)
         try:
             org, key = await create_organisation(
-                UnitOfWork(make_session_factory(engine)), body.name, str(body.email), body.locale
+                SqlUnitOfWork(make_session_factory(engine)), body.name, str(body.email), body.locale
             )
         finally:
             await engine.dispose()

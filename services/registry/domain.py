@@ -1,4 +1,5 @@
-"""Registry rules with no I/O: value checks, secrets, request fingerprints and status changes."""
+"""Registry rules with no I/O: value checks, secrets, request fingerprints, status changes, the
+values people register and file, and the refusals the use cases raise."""
 
 from __future__ import annotations
 
@@ -8,14 +9,22 @@ import hmac
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 import pycountry
 
 from shared.skills import SKILL_CODES
+from shared.vocabulary import (
+    FINAL_REQUEST_STATUSES,
+    Channel,
+    MatchStatus,
+    RequestStatus,
+    Urgency,
+)
 
 LANGUAGE_CODES: frozenset[str] = frozenset(
     lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2")
@@ -32,6 +41,66 @@ class RuleViolation(ValueError):
 
 class InvalidTransition(Exception):
     """A state change that the current status does not allow (HTTP 409)."""
+
+
+class NotFound(Exception):
+    """404: missing, or belongs to someone else."""
+
+
+class Unauthorised(Exception):
+    """401: no key, or a wrong one."""
+
+
+class Conflict(Exception):
+    """409: the same Idempotency-Key with another body."""
+
+
+class Duplicate(Exception):
+    """The store refused a new record whose unique key another transaction stored first."""
+
+
+# --- what people register and file -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A volunteer's registration as it is kept: personal data, then what matching needs."""
+
+    name: str
+    email: str
+    phone: str | None
+    locale: str
+    languages: list[dict[str, str]]
+    skills: list[str]
+    lat: float | None
+    lon: float | None
+    max_travel_km: float
+    remote_ok: bool
+    availability: list[dict[str, str]]
+    timezone: str
+    capacity: int
+    channels: list[Channel]
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A support request as an organisation files it, its rules already checked."""
+
+    beneficiary_display_name: str
+    beneficiary_locale: str
+    beneficiary_email: str | None
+    beneficiary_phone: str | None
+    contact_consent: bool
+    languages: list[str]
+    skills: list[str]
+    lat: float | None
+    lon: float | None
+    remote_ok: bool
+    windows: list[dict[str, str]]
+    timezone: str
+    urgency: Urgency
+    needed_by: date
+    description: str
 
 
 def check_language_code(code: str) -> str:
@@ -125,38 +194,48 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 # --- request status -------------------------------------------------------------------------
 
-OPEN, PROPOSED, ACCEPTED, COMPLETED = "open", "proposed", "accepted", "completed"
-UNMATCHED, CANCELLED, EXPIRED = "unmatched", "cancelled", "expired"
-REQUEST_STATUSES = (OPEN, PROPOSED, ACCEPTED, COMPLETED, UNMATCHED, CANCELLED, EXPIRED)
-FINAL_STATUSES = frozenset({COMPLETED, CANCELLED, EXPIRED})
+# Waiting for a volunteer: a new offer may be recorded for these.
+OPEN_FOR_OFFERS: Final[frozenset[RequestStatus]] = frozenset({"open", "unmatched"})
+# Not served yet: the operators' gauges count these, and they expire when their date passes.
+WAITING: Final[tuple[RequestStatus, ...]] = ("open", "proposed", "unmatched")
 
 
-def check_can_cancel(status: str) -> None:
-    if status in FINAL_STATUSES:
+def check_can_cancel(status: RequestStatus) -> None:
+    if status in FINAL_REQUEST_STATUSES:
         raise InvalidTransition(f"the request is already {status}")
 
 
 # --- offers ---------------------------------------------------------------------------------
 
-MATCH_ACTIVE = ("proposed", "accepted")
-ACCEPT, DECLINE = "accept", "decline"
+# What a volunteer does with an offer.
+Action = Literal["accept", "decline"]
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
+ACCEPT: Final[Action] = "accept"
+DECLINE: Final[Action] = "decline"
+
+
+def parse_action(text: str) -> Action | None:
+    """The action a page address names, or None for any other word."""
+    return next((action for action in ACTIONS if action == text), None)
 
 
 def respond_by(
-    proposed_at: datetime, urgency: str, ttl: timedelta, critical_ttl: timedelta
+    proposed_at: datetime, urgency: Urgency, ttl: timedelta, critical_ttl: timedelta
 ) -> datetime:
     """How long a volunteer has to answer: shorter when someone needs help urgently."""
     return proposed_at + (critical_ttl if urgency == "critical" else ttl)
 
 
-def sign_link(secret: str, match_id: uuid.UUID, action: str, expires_at: datetime) -> str:
+def sign_link(secret: str, match_id: uuid.UUID, action: Action, expires_at: datetime) -> str:
     """A token for one action on one offer, valid until ``expires_at``; single use is enforced
     by the offer's status, which the first use changes."""
     expires = int(expires_at.timestamp())
     return f"{expires}.{_link_signature(secret, match_id, action, expires)}"
 
 
-def link_is_valid(secret: str, token: str, match_id: uuid.UUID, action: str, now: datetime) -> bool:
+def link_is_valid(
+    secret: str, token: str, match_id: uuid.UUID, action: Action, now: datetime
+) -> bool:
     expires_text, _, signature = token.partition(".")
     if not expires_text.isdigit() or not signature:
         return False
@@ -166,7 +245,7 @@ def link_is_valid(secret: str, token: str, match_id: uuid.UUID, action: str, now
     return now.timestamp() <= int(expires_text)
 
 
-def _link_signature(secret: str, match_id: uuid.UUID, action: str, expires: int) -> str:
+def _link_signature(secret: str, match_id: uuid.UUID, action: Action, expires: int) -> str:
     message = f"{match_id}|{action}|{expires}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
 
@@ -205,12 +284,12 @@ def sign_in_url(base_url: str, secret: str, volunteer_id: uuid.UUID, expires_at:
 
 
 def check_can_respond(
-    match_status: str, request_status: str, deadline: datetime, now: datetime
+    match_status: MatchStatus, request_status: RequestStatus, deadline: datetime, now: datetime
 ) -> None:
     """An offer can be answered once, while it is open and before its deadline."""
-    if request_status == CANCELLED:
+    if request_status == "cancelled":
         raise InvalidTransition("the request was cancelled")
-    if request_status == EXPIRED:
+    if request_status == "expired":
         raise InvalidTransition("the request passed its needed_by date")
     if match_status in ("cancelled", "withdrawn"):
         raise InvalidTransition("the offer was withdrawn")
@@ -224,7 +303,7 @@ def check_can_respond(
         raise InvalidTransition(f"the offer is {match_status}")
 
 
-def check_can_complete(match_status: str) -> None:
+def check_can_complete(match_status: MatchStatus) -> None:
     if match_status != "accepted":
         raise InvalidTransition(
             f"only an accepted match can be completed; this one is {match_status}"
@@ -235,7 +314,7 @@ def first_name(name: str | None) -> str | None:
     return name.split()[0] if name and name.strip() else None
 
 
-def short_code(secret: str, match_id: uuid.UUID, action: str, expires_at: datetime) -> str:
+def short_code(secret: str, match_id: uuid.UUID, action: Action, expires_at: datetime) -> str:
     """A compact link code for SMS, where every character counts: the offer id, the action and
     a signature that binds them to the offer's deadline (checked against the stored offer)."""
     signature = hmac.new(
@@ -250,7 +329,7 @@ def short_code(secret: str, match_id: uuid.UUID, action: str, expires_at: dateti
     )
 
 
-def read_short_code(code: str) -> tuple[uuid.UUID, str] | None:
+def read_short_code(code: str) -> tuple[uuid.UUID, Action] | None:
     """The offer id and action a code names, or None; its signature is checked separately."""
     if len(code) != 35 or code[22] not in "ad":
         return None
@@ -262,7 +341,12 @@ def read_short_code(code: str) -> tuple[uuid.UUID, str] | None:
 
 
 def short_code_is_valid(
-    secret: str, code: str, match_id: uuid.UUID, action: str, expires_at: datetime, now: datetime
+    secret: str,
+    code: str,
+    match_id: uuid.UUID,
+    action: Action,
+    expires_at: datetime,
+    now: datetime,
 ) -> bool:
     expected = short_code(secret, match_id, action, expires_at)
     return hmac.compare_digest(code, expected) and now <= expires_at

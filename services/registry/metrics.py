@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.metrics import HUMAN_BUCKETS
+from shared.vocabulary import MatchStatus, Urgency
 
 HTTP_REQUESTS = Counter(
     "involvim_http_requests_total",
@@ -50,3 +51,8 @@ OLDEST_UNMATCHED_CRITICAL = Gauge(
     "involvim_oldest_unmatched_critical_request_age_seconds",
     "How long the oldest critical request has waited without an offer (0 when none)",
 )
+
+
+def count_offer(outcome: MatchStatus, urgency: Urgency) -> None:
+    """An offer reached ``outcome``."""
+    MATCH_TRANSITIONS.labels(outcome, urgency).inc()

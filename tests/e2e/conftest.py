@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from involvim.local import LocalStack
-from services.registry.app import create_app
+from services.registry.bootstrap import create_app
 from services.registry.settings import RegistrySettings
 from tests.browser import PageFactory, Screenshots, launch_browser
 from tests.conftest import Database

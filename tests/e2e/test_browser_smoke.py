@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.registry.web.i18n import words
+from services.registry.entrypoints.web.i18n import words
 from tests.browser import PHONE, PageFactory, Screenshots, check_labels
 from tests.e2e.conftest import RunningRegistry
 

@@ -19,7 +19,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from involvim.local import LocalStack
-from services.registry.web.i18n import words
+from services.registry.entrypoints.web.i18n import words
 from tests.browser import DESKTOP, PHONE, PageFactory, Screenshots, check_labels, check_readable
 from tests.e2e.conftest import running_system
 from tests.e2e.test_journey import body_of, link

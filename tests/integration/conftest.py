@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.registry.app import create_app
+from services.registry.bootstrap import create_app
 from services.registry.settings import RegistrySettings
 from tests.conftest import Database
 from tests.samples import ADMIN_KEY, SECRET

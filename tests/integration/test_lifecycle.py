@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.registry import lifecycle
+from services.registry.usecases import maintenance
 from shared import events
 from tests import jetstream
 from tests.integration.conftest import Registry
@@ -196,7 +196,7 @@ async def test_an_unanswered_offer_expires_and_cannot_be_accepted_after(journey:
     proposed = await journey.propose(journey.olena)
     context = await journey.context(proposed.match_id)
     token = context["match"]["accept_url"].split("token=")[1]
-    expired = await lifecycle.expire_offers(
+    expired = await maintenance.expire_offers(
         journey.registry.app.state.uow_factory(), now=datetime.now(UTC) + timedelta(hours=49)
     )
     assert expired == 1
@@ -303,7 +303,7 @@ async def test_a_request_past_its_date_expires_and_its_offer_is_withdrawn(journe
             {"id": journey.request["id"]},
         )
     await engine.dispose()
-    assert await lifecycle.expire_requests(journey.registry.app.state.uow_factory()) == 1
+    assert await maintenance.expire_requests(journey.registry.app.state.uow_factory()) == 1
     body = await journey.read()
     assert body["status"] == "expired"
     assert [o["outcome"] for o in body["offers"]] == ["withdrawn"]
@@ -316,4 +316,4 @@ async def test_a_request_past_its_date_expires_and_its_offer_is_withdrawn(journe
     messages = await jetstream.wait_for_messages(journey.registry.settings.nats_url, "REGISTRY", 1)
     [event] = [e for s, e in messages if s == "registry.request.expired.v1"]
     assert event["match_id"] == str(proposed.match_id)
-    assert await lifecycle.expire_requests(journey.registry.app.state.uow_factory()) == 0
+    assert await maintenance.expire_requests(journey.registry.app.state.uow_factory()) == 0

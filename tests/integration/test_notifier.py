@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.notifier.app import create_app as create_notifier
 from services.notifier.settings import NotifierSettings
 from services.registry import domain as registry_domain
-from services.registry.app import create_app as create_registry
-from services.registry.orm import outbox as registry_outbox
+from services.registry.adapters.orm import outbox as registry_outbox
+from services.registry.bootstrap import create_app as create_registry
 from shared import events
 from shared.outbox import add_event
 from tests import jetstream

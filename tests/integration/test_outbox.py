@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from involvim.embedded import EmbeddedNats
-from services.registry.orm import Organisation, outbox
-from services.registry.unit_of_work import UnitOfWork
+from services.registry.adapters.orm import Organisation, outbox
+from services.registry.adapters.unit_of_work import SqlUnitOfWork as UnitOfWork
 from shared import events
 from shared.broker import make_broker
 from shared.db import make_engine, make_session_factory

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registry import domain
-from services.registry.web import security
+from services.registry.entrypoints.web import security
 from tests.integration.conftest import Registry
 from tests.samples import volunteer_body
 

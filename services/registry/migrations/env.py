@@ -1,6 +1,6 @@
 from alembic import context
 
-from services.registry.orm import Base
+from services.registry.adapters.orm import Base
 from shared.migrations import run_env
 
 run_env(context, Base.metadata)

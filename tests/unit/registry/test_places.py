@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.registry.web import places
-from services.registry.web.places import Place, by_id, fold, resolve, suggest
+from services.registry.entrypoints.web import places
+from services.registry.entrypoints.web.places import Place, by_id, fold, resolve, suggest
 
 
 def _first(query: str) -> Place:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from services.registry.web import forms, security
-from services.registry.web.i18n import CATALOGUES, choose_locale, words
+from services.registry.entrypoints.web import forms, security
+from services.registry.entrypoints.web.i18n import CATALOGUES, choose_locale, words
 from shared.skills import LOCALES
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -26,9 +26,17 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from shared.skills import BABEL_LOCALES, DEFAULT_LOCALE, LOCALES, SKILL_LABELS
+from shared.vocabulary import (
+    DAYS,
+    Channel,
+    Level,
+    MatchStatus,
+    RequestStatus,
+    UnmatchedCode,
+    Urgency,
+)
 
-CATALOGUES = Path(__file__).resolve().parent.parent / "locale"
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CATALOGUES = Path(__file__).resolve().parents[2] / "locale"
 # Each language named in itself, for the switcher (a reader looks for their own language).
 ENDONYMS: dict[str, str] = {
     "en": "English",
@@ -164,17 +172,21 @@ class Words:
     def skills(self, codes: Iterable[str]) -> str:
         return ", ".join(self.skill(code) for code in codes)
 
+    def _label(self, labels: Mapping[Any, str], code: str) -> str:
+        """A code's label in this locale; an unknown code as it is."""
+        return self._(labels.get(code, code))
+
     def level(self, code: str) -> str:
-        return self._(LEVELS.get(code, code))
+        return self._label(LEVELS, code)
 
     def urgency(self, code: str) -> str:
-        return self._(URGENCIES.get(code, code))
+        return self._label(URGENCIES, code)
 
     def status(self, code: str) -> str:
-        return self._(STATUSES.get(code, code))
+        return self._label(STATUSES, code)
 
     def channel(self, code: str) -> str:
-        return self._(CHANNELS.get(code, code))
+        return self._label(CHANNELS, code)
 
     # --- the matcher's reasons, as the organisation's desk reads them ------------------------
 
@@ -228,7 +240,7 @@ class Words:
                 skills=self.skills(_codes(r["skills"])),
             )
         if code in UNMATCHED:
-            return self._(UNMATCHED[code])
+            return self._label(UNMATCHED, code)
         return self._("Another reason was taken into account.")
 
 
@@ -241,19 +253,21 @@ def words(locale: str) -> Words:
     return Words(locale)
 
 
-LEVELS = {
+# Labels by code, one table per word of the vocabulary (their keys are checked against it).
+LEVELS: dict[Level, str] = {
     "native": N_("native"),
     "fluent": N_("fluent"),
     "conversational": N_("conversational"),
     "basic": N_("basic"),
 }
-URGENCIES = {
+URGENCIES: dict[Urgency, str] = {
     "low": N_("low"),
     "normal": N_("normal"),
     "high": N_("high"),
     "critical": N_("critical"),
 }
-STATUSES = {
+# A request's statuses and an offer's.
+STATUSES: dict[RequestStatus | MatchStatus, str] = {
     "open": N_("waiting for a match"),
     "proposed": N_("offered to a volunteer"),
     "accepted": N_("accepted"),
@@ -264,8 +278,10 @@ STATUSES = {
     "declined": N_("declined"),
     "withdrawn": N_("withdrawn"),
 }
-CHANNELS = {"email": N_("Email"), "sms": N_("Text message (SMS)")}
-UNMATCHED = {
+CHANNELS: dict[Channel, str] = {"email": N_("Email"), "sms": N_("Text message (SMS)")}
+# The reasons without parameters; "no_shared_language" and "missing_skill" name languages and
+# skills, so ``Words.reason`` words them itself.
+UNMATCHED: dict[UnmatchedCode, str] = {
     "no_volunteers": N_("No volunteers have registered yet."),
     "out_of_reach": N_("Volunteers live too far away and do not help remotely."),
     "previously_offered": N_("Volunteers who could help were asked already and said no."),

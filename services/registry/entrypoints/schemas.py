@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 from services.registry import domain
-from shared.vocabulary import Channel, Day, Level, Urgency
+from services.registry.adapters.orm import Volunteer
+from services.registry.entrypoints import presenters
+from shared.vocabulary import CHANNELS, Channel, Day, Level, Urgency
 
-ALL_CHANNELS: tuple[Channel, ...] = ("email", "sms")
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -113,7 +114,7 @@ class VolunteerIn(BaseModel):
     availability: list[WindowIn] = Field(min_length=1, max_length=50)
     timezone: str = Field(examples=["Europe/Warsaw"])
     capacity: int = Field(default=1, ge=domain.CAPACITY_RANGE[0], le=domain.CAPACITY_RANGE[1])
-    channels: list[Channel] = Field(default_factory=lambda: list(ALL_CHANNELS))
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS))
     consent: bool = Field(description="Agrees that the registry keeps these details to match them")
 
     _phone = field_validator("phone")(_check_phone)
@@ -129,6 +130,24 @@ class VolunteerIn(BaseModel):
         if not value:
             raise domain.RuleViolation("registration needs consent to keep these details")
         return value
+
+    def profile(self) -> domain.Profile:
+        return domain.Profile(
+            name=self.name,
+            email=str(self.email),
+            phone=self.phone,
+            locale=self.locale,
+            languages=[lang.model_dump() for lang in self.languages],
+            skills=list(self.skills),
+            lat=self.location.lat if self.location else None,
+            lon=self.location.lon if self.location else None,
+            max_travel_km=self.max_travel_km,
+            remote_ok=self.remote_ok,
+            availability=[w.model_dump() for w in self.availability],
+            timezone=self.timezone,
+            capacity=self.capacity,
+            channels=list(dict.fromkeys(self.channels)),
+        )
 
 
 class VolunteerPatch(BaseModel):
@@ -149,6 +168,13 @@ class VolunteerPatch(BaseModel):
     capacity: int | None = None
     channels: list[str] | None = None
     paused: bool | None = None
+
+    def revise(self, stored: Volunteer) -> domain.Profile:
+        """The stored profile with these changes, checked as a whole: a ``ValidationError``
+        names the field that breaks a rule."""
+        changes = self.model_dump(exclude_unset=True, exclude={"paused"})
+        current = presenters.pick(presenters.volunteer(stored), VolunteerIn.model_fields)
+        return VolunteerIn.model_validate(current | changes).profile()
 
 
 class VolunteerOut(BaseModel):
@@ -231,6 +257,30 @@ class RequestIn(BaseModel):
         if "timezone" in info.data:
             domain.check_needed_by(value, info.data["timezone"], datetime.now(UTC))
         return value
+
+    def fingerprint(self) -> str:
+        """Tells a retried POST (same body) from a different one under the same key."""
+        return domain.fingerprint(self.model_dump(mode="json"))
+
+    def new_request(self) -> domain.NewRequest:
+        beneficiary = self.beneficiary
+        return domain.NewRequest(
+            beneficiary_display_name=beneficiary.display_name,
+            beneficiary_locale=beneficiary.locale,
+            beneficiary_email=str(beneficiary.email) if beneficiary.email else None,
+            beneficiary_phone=beneficiary.phone,
+            contact_consent=beneficiary.contact_consent,
+            languages=list(self.languages),
+            skills=list(self.skills),
+            lat=self.location.lat if self.location else None,
+            lon=self.location.lon if self.location else None,
+            remote_ok=self.remote_ok,
+            windows=[w.model_dump() for w in self.windows],
+            timezone=self.timezone,
+            urgency=self.urgency,
+            needed_by=self.needed_by,
+            description=self.description,
+        )
 
 
 class BeneficiaryOut(BaseModel):
@@ -339,8 +389,3 @@ class ErrorItem(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: list[ErrorItem] | str
-
-
-StatusFilter = Literal[
-    "open", "proposed", "accepted", "completed", "unmatched", "cancelled", "expired"
-]

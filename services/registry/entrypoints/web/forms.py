@@ -15,17 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.registry import domain
-from services.registry.web import places
-from services.registry.web.i18n import DAYS, N_, Words
+from services.registry.entrypoints.web import places
+from services.registry.entrypoints.web.i18n import N_, Words
 from shared.skills import LOCALES as SITE_LOCALES
+from shared.vocabulary import DAYS, LEVELS, URGENCIES, Channel, Level, Urgency
 
 # The availability grid: one box per day and hour, from 06:00 to 23:00.
 FIRST_HOUR, LAST_HOUR = 6, 23
 HOURS: tuple[int, ...] = tuple(range(FIRST_HOUR, LAST_HOUR))
 LANGUAGE_ROWS = 4  # language rows on the volunteer form (empty ones are ignored)
 REQUEST_LANGUAGE_ROWS = 3
-LEVELS: tuple[str, ...] = ("native", "fluent", "conversational", "basic")
-URGENCIES: tuple[str, ...] = ("low", "normal", "high", "critical")
+# What a form says when the reader leaves these choices as they are.
+DEFAULT_LEVEL: Level = "fluent"
+# The sign-up form's first language row starts as the reader's own language.
+SIGN_UP_LEVEL: Level = "native"
+SIGN_UP_CHANNEL: Channel = "email"
+DEFAULT_URGENCY: Urgency = "normal"
 # Languages offered in the pickers: those of the partner cities and of the people they help.
 LANGUAGE_CHOICES: tuple[str, ...] = (
     "pl", "uk", "ru", "en", "fi", "pt", "sl", "be", "ka", "hi", "vi", "tl", "de", "fr", "es",
@@ -51,7 +56,8 @@ TIMEZONES: tuple[str, ...] = (
 )
 
 Form = Mapping[str, Sequence[str]]
-__all__ = ["SITE_LOCALES", "Form", "Parsed", "PlaceAnswer"]
+# The templates take these from here.
+__all__ = ["LEVELS", "SITE_LOCALES", "URGENCIES", "Form", "Parsed", "PlaceAnswer"]
 
 
 def one(form: Form, name: str) -> str:
@@ -98,6 +104,39 @@ def slots_from_windows(windows: Sequence[Mapping[str, str]]) -> set[str]:
             ):
                 slots.add(f"{window['day']}-{hour:02}")
     return slots
+
+
+def values_of(profile: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A presented volunteer as the form's fields, to fill the edit form."""
+    availability = profile["availability"]
+    slots = sorted(slots_from_windows(availability))
+    values: dict[str, list[str]] = {
+        "name": [profile["name"] or ""],
+        "email": [profile["email"] or ""],
+        "phone": [profile["phone"] or ""],
+        "locale": [profile["locale"]],
+        "skills": list(profile["skills"]),
+        "max_travel_km": [_plain_number(profile["max_travel_km"])],
+        "timezone": [profile["timezone"]],
+        "capacity": [str(profile["capacity"])],
+        "channels": list(profile["channels"]),
+        "slot": slots,
+        "slots_before": [",".join(slots)],
+        "availability_before": [json.dumps(availability)],
+    }
+    if profile["remote_ok"]:
+        values["remote_ok"] = ["on"]
+    if profile["location"] is not None:
+        values["lat"] = [str(profile["location"]["lat"])]
+        values["lon"] = [str(profile["location"]["lon"])]
+    for row, language in enumerate(profile["languages"][:LANGUAGE_ROWS]):
+        values[f"lang_code_{row}"] = [language["code"]]
+        values[f"lang_level_{row}"] = [language["level"]]
+    return values
+
+
+def _plain_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _availability(form: Form) -> list[dict[str, str]]:
@@ -191,7 +230,8 @@ def volunteer_body(form: Form, locale: str, *, registering: bool) -> Parsed:
         code = one(form, f"lang_code_{row}")
         if code:
             parsed.fields[f"languages.{len(languages)}"] = f"lang_code_{row}"
-            languages.append({"code": code, "level": one(form, f"lang_level_{row}") or "fluent"})
+            level = one(form, f"lang_level_{row}") or DEFAULT_LEVEL
+            languages.append({"code": code, "level": level})
     place = parsed.place = place_from_form(form, locale)
     if place.problem:
         parsed.errors["place"] = place.problem
@@ -246,7 +286,7 @@ def request_body(form: Form, locale: str) -> Parsed:
         "location": None if remote_ok else place.location,
         "windows": windows_from_slots(form.get("slot", [])),
         "timezone": _timezone(form, place),
-        "urgency": one(form, "urgency") or "normal",
+        "urgency": one(form, "urgency") or DEFAULT_URGENCY,
         "needed_by": one(form, "needed_by"),
         "description": one(form, "description"),
     }

@@ -65,40 +65,29 @@ def read_session(secret: str, value: str | None, now: datetime) -> Session | Non
         return None
 
 
-def served_over_tls(request: Request) -> bool:
-    public: str = request.app.state.settings.public_base_url
-    return request.url.scheme == "https" or public.startswith("https://")
+def served_over_tls(request: Request, public_base_url: str) -> bool:
+    return request.url.scheme == "https" or public_base_url.startswith("https://")
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+def set_cookie(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
     response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=served_over_tls(request),
+        name, value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=secure
     )
 
 
-def open_session(request: Request, response: Response, kind: str, subject_id: uuid.UUID) -> None:
-    secret: str = request.app.state.settings.link_secret
+def open_session(
+    response: Response, kind: str, subject_id: uuid.UUID, secret: str, secure: bool
+) -> None:
     now = datetime.now().astimezone()
     value = session_value(secret, kind, subject_id, now)
-    set_cookie(
-        request, response, SESSION_COOKIE, value, int(SESSION_LIFETIME[kind].total_seconds())
-    )
+    set_cookie(response, SESSION_COOKIE, value, int(SESSION_LIFETIME[kind].total_seconds()), secure)
 
 
-def close_session(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=served_over_tls(request)
-    )
+def close_session(response: Response, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
 
 
-def current_session(request: Request, kind: str) -> Session | None:
-    secret: str = request.app.state.settings.link_secret
+def current_session(request: Request, kind: str, secret: str) -> Session | None:
     found = read_session(secret, request.cookies.get(SESSION_COOKIE), datetime.now().astimezone())
     return found if found is not None and found.kind == kind else None
 
@@ -115,10 +104,10 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def remember_csrf(request: Request, response: Response) -> None:
+def remember_csrf(request: Request, response: Response, secure: bool) -> None:
     token: str | None = getattr(request.state, "new_csrf", None)
     if token is not None:
-        set_cookie(request, response, CSRF_COOKIE, token, 60 * 60 * 24 * 30)
+        set_cookie(response, CSRF_COOKIE, token, 60 * 60 * 24 * 30, secure)
 
 
 def csrf_is_valid(request: Request, submitted: str | None) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.outbox import outbox_table
+from shared.vocabulary import MatchStatus, RequestStatus, Urgency
 
 SCHEMA = "registry"
 
@@ -78,10 +79,10 @@ class SupportRequest(Base):
     remote_ok: Mapped[bool]
     windows: Mapped[list[Any]]
     timezone: Mapped[str] = mapped_column(sa.Text)
-    urgency: Mapped[str] = mapped_column(sa.Text)
+    urgency: Mapped[Urgency] = mapped_column(sa.Text)
     needed_by: Mapped[date]
     description: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.Text, index=True)
+    status: Mapped[RequestStatus] = mapped_column(sa.Text, index=True)
     unmatched_reasons: Mapped[list[Any]] = mapped_column(default=list)
     idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
     body_fingerprint: Mapped[str | None] = mapped_column(sa.Text)
@@ -103,7 +104,7 @@ class Match(Base):
     request_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("requests.id"))
     volunteer_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("volunteers.id"))
     # proposed -> accepted -> completed; or declined, expired, cancelled, withdrawn
-    status: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[MatchStatus] = mapped_column(sa.Text)
     score: Mapped[float]
     breakdown: Mapped[dict[str, Any]]
     reasons: Mapped[list[Any]]

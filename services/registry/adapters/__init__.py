@@ -1,0 +1,1 @@
+"""Tables, queries and the unit of work: everything that speaks SQL."""

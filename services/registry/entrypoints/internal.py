@@ -19,22 +19,6 @@ from services.registry.entrypoints.dependencies import Settings, UoW, require_se
 from services.registry.usecases import requests, volunteers
 from shared import contacts
 
-
-class VolunteerContact(contacts.VolunteerContact):
-    # An erased volunteer has no name left, so no first name either; the shared contract
-    # says ``str``, which would refuse the answer the notifier needs to skip them.
-    first_name: str | None  # type: ignore[assignment]
-
-
-# The shared answers, with the volunteer's part above.
-class RequestContext(contacts.RequestContext):
-    volunteer: VolunteerContact | None
-
-
-class SignInContext(contacts.SignInContext):
-    volunteer: VolunteerContact
-
-
 # 9999-12-31T23:59:59Z, the last instant a datetime holds.
 MAX_TIMESTAMP = 253_402_300_799
 
@@ -43,7 +27,7 @@ router = APIRouter(
 )
 
 
-def _context(found: requests.Context, settings: Settings) -> RequestContext:
+def _context(found: requests.Context, settings: Settings) -> contacts.RequestContext:
     match = None
     if found.match is not None:
         shown = presenters.pick(
@@ -54,12 +38,12 @@ def _context(found: requests.Context, settings: Settings) -> RequestContext:
                 found.match, settings.public_base_url, settings.link_secret
             )
         match = contacts.MatchSummary.model_validate(shown)
-    return RequestContext(
+    return contacts.RequestContext(
         request=contacts.RequestSummary.model_validate(presenters.request_summary(found.request)),
         organisation=contacts.OrganisationContact.model_validate(
             presenters.organisation(found.organisation)
         ),
-        volunteer=VolunteerContact.model_validate(presenters.volunteer(found.volunteer))
+        volunteer=contacts.VolunteerContact.model_validate(presenters.volunteer(found.volunteer))
         if found.volunteer
         else None,
         match=match,
@@ -68,7 +52,9 @@ def _context(found: requests.Context, settings: Settings) -> RequestContext:
 
 # The links of an offer that can no longer be answered are left out, not sent as null.
 @router.get("/matches/{match_id}", response_model_exclude_unset=True)
-async def match_context(match_id: uuid.UUID, uow: UoW, settings: Settings) -> RequestContext:
+async def match_context(
+    match_id: uuid.UUID, uow: UoW, settings: Settings
+) -> contacts.RequestContext:
     return _context(await requests.offer_context(uow, match_id), settings)
 
 
@@ -78,7 +64,7 @@ async def request_context(
     uow: UoW,
     settings: Settings,
     volunteer_id: Annotated[uuid.UUID | None, None] = None,
-) -> RequestContext:
+) -> contacts.RequestContext:
     return _context(await requests.request_context(uow, request_id, volunteer_id), settings)
 
 
@@ -90,7 +76,7 @@ async def sign_in_context(
     expires: Annotated[
         int, Query(ge=0, le=MAX_TIMESTAMP, description="when the link expires, Unix seconds")
     ],
-) -> SignInContext:
+) -> contacts.SignInContext:
     """Who to email a sign-in link to, and the link, signed now: no stream ever holds it."""
     volunteer = await volunteers.volunteer_to_contact(uow, volunteer_id)
     url = None
@@ -101,7 +87,7 @@ async def sign_in_context(
             volunteer.id,
             datetime.fromtimestamp(expires, UTC),
         )
-    return SignInContext(
-        volunteer=VolunteerContact.model_validate(presenters.volunteer(volunteer)),
+    return contacts.SignInContext(
+        volunteer=contacts.VolunteerContact.model_validate(presenters.volunteer(volunteer)),
         sign_in_url=url,
     )

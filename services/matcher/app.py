@@ -7,7 +7,7 @@ import logging
 import uvicorn
 from fastapi import FastAPI
 
-from services.matcher.orm import outbox
+from services.matcher.adapters.orm import outbox
 from services.matcher.service import Matcher
 from services.matcher.settings import MatcherSettings
 from shared.broker import make_broker

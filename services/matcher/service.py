@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.matcher import domain
-from services.matcher.assignment import match_batch
-from services.matcher.index import VolunteerIndex
+from services.matcher.adapters.orm import matches, outbox, processed_events, requests, volunteers
+from services.matcher.domain import model as domain
+from services.matcher.domain.assignment import match_batch
+from services.matcher.domain.index import VolunteerIndex
+from services.matcher.domain.warmup import compile_kernels
 from services.matcher.metrics import (
     MATCH_DISTANCE_KM,
     MATCH_SCORE,
@@ -37,8 +39,6 @@ from services.matcher.metrics import (
     VOLUNTEER_LOAD_AT_PROPOSAL,
     VOLUNTEERS,
 )
-from services.matcher.orm import matches, outbox, processed_events, requests, volunteers
-from services.matcher.scoring import compile_kernels
 from shared import events
 from shared.outbox import add_event
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
@@ -36,13 +35,8 @@ class UnitOfWork:
         self.matches = Matches(self._connection)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # Anything not committed explicitly is rolled back, outbox rows included.
+    async def __aexit__(self, *exc_info: object) -> None:
+        # What the use case did not commit is undone, its outbox rows with it.
         try:
             if self._transaction.is_active:
                 await self._transaction.rollback()

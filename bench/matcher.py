@@ -22,24 +22,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from services.matcher.assignment import (
-    CandidateList,
-    assignment_value,
-    greedy_assignment,
-    match_batch,
-    solve_assignment,
-)
-from services.matcher.domain import (
-    DAYS,
-    LanguageLevel,
-    Level,
-    Request,
-    Urgency,
-    Volunteer,
-    WeeklyWindow,
-)
-from services.matcher.index import VolunteerIndex
-from services.matcher.scoring import ScoredRequest, evaluate_pair, evaluate_rows, score_batch
+from services.matcher.domain.assignment import CandidateList, match_batch, solve_assignment
+from services.matcher.domain.candidates import ScoredRequest, score_batch
+from services.matcher.domain.index import VolunteerIndex
+from services.matcher.domain.model import LanguageLevel, Request, Volunteer, WeeklyWindow
+from services.matcher.domain.ranking import evaluate_rows
+from shared.vocabulary import DAYS, LEVELS, URGENCIES, Level
+from tests.matcher_reference import assignment_value, evaluate_pair, greedy_assignment
 
 SEED = 20260323
 NOW = datetime.datetime(2026, 3, 23, 9, 0, tzinfo=datetime.UTC)  # the horizon spans a DST change
@@ -61,8 +50,6 @@ VOLUNTEER_SKILL_WEIGHTS = (0.5, 1.4, 1.0, 0.8, 0.6, 1.3, 0.9, 1.1, 0.9, 1.5)
 REQUEST_SKILL_WEIGHTS = (1.2, 1.3, 1.4, 1.3, 0.9, 0.7, 0.6, 1.2, 0.5, 0.9)
 FOREIGN_LANGUAGES = ("uk", "ru", "be", "ka", "hi", "vi", "tl")
 FOREIGN_WEIGHTS = (0.42, 0.2, 0.08, 0.07, 0.08, 0.08, 0.07)
-LEVEL_NAMES: tuple[Level, ...] = ("native", "fluent", "conversational", "basic")
-URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -123,7 +110,7 @@ def _city(rng: random.Random) -> City:
 
 
 def _level(rng: random.Random, weights: Sequence[float]) -> Level:
-    return rng.choices(LEVEL_NAMES, weights)[0]
+    return rng.choices(LEVELS, weights)[0]
 
 
 def generate_volunteer(rng: random.Random, spread_km: float = VOLUNTEER_SPREAD_KM) -> Volunteer:

@@ -46,7 +46,7 @@ def registry() -> None:
 @app.command()
 def matcher() -> None:
     """Run the matcher."""
-    from services.matcher.app import main
+    from services.matcher.bootstrap import main
 
     main()
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.matcher.domain import Weights
+from services.matcher.domain.model import Weights
 from shared.settings import ServiceSettings
 
 

@@ -15,9 +15,12 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.matcher.app import create_app
-from services.matcher.service import Matcher
+from services.matcher.adapters.unit_of_work import UnitOfWork
+from services.matcher.bootstrap import create_app
+from services.matcher.domain.index import VolunteerIndex
 from services.matcher.settings import MatcherSettings
+from services.matcher.usecases.index_sync import IndexSync
+from services.matcher.usecases.read_model import apply_registry_event
 from shared import events
 from shared.db import make_engine
 from tests import jetstream
@@ -255,28 +258,35 @@ async def test_each_replica_s_index_follows_what_another_replica_wrote(
     # Replicas share the tables, not their indexes: each one reads the rows changed since its
     # last look, and re-reads nothing that did not change.
     engine = make_engine(clean_database.url)
-    writer, reader = Matcher(engine), Matcher(engine)
+
+    def new_uow() -> UnitOfWork:
+        return UnitOfWork(engine)
+
+    async def write(event: events.Event) -> None:  # the replica that consumed the event
+        await apply_registry_event(new_uow(), event, _now)
+
+    reader = IndexSync(VolunteerIndex(), new_uow)
     try:
         registered = [volunteer() for _ in range(3)]
         for event in registered:
-            await writer.handle(event)
-        assert await reader.sync_index() == 3
+            await write(event)
+        assert await reader.sync() == 3
         assert len(reader.index) == 3
-        assert await reader.sync_index() == 0
+        assert await reader.sync() == 0
 
         first = registered[0]
         updated = events.VolunteerUpdated(
             **(first.model_dump(exclude={"event_id", "occurred_at"}) | {"skills": ["housing"]})
         )
-        await writer.handle(updated)
-        await writer.handle(events.VolunteerErased(volunteer_id=registered[1].volunteer_id))
-        assert await reader.sync_index() == 2
+        await write(updated)
+        await write(events.VolunteerErased(volunteer_id=registered[1].volunteer_id))
+        assert await reader.sync() == 2
         row = reader.index.row_of(first.volunteer_id)
         housing = reader.index.skills.get("housing")
         assert housing is not None
         assert int(reader.index.skill_bits[row]) == 1 << housing
         assert registered[1].volunteer_id not in reader.index
         assert len(reader.index) == 2
-        assert await reader.sync_index() == 0
+        assert await reader.sync() == 0
     finally:
         await engine.dispose()

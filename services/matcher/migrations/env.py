@@ -1,6 +1,6 @@
 from alembic import context
 
-from services.matcher.orm import metadata
+from services.matcher.adapters.orm import metadata
 from shared.migrations import run_env
 
 run_env(context, metadata)

@@ -13,29 +13,26 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from services.matcher.assignment import (
+from services.matcher.domain.assignment import (
     NO_VOLUNTEER,
     CandidateList,
     assign,
-    assignment_value,
-    greedy_assign,
-    greedy_assignment,
     match_batch,
     solve_assignment,
 )
-from services.matcher.domain import (
+from services.matcher.domain.candidates import ScoredRequest, score_batch
+from services.matcher.domain.index import VolunteerIndex
+from services.matcher.domain.model import (
     LanguageLevel,
     Request,
-    Urgency,
     Volunteer,
     WeeklyWindow,
     Weights,
 )
-from services.matcher.index import VolunteerIndex
-from services.matcher.scoring import ScoredRequest, score_batch
+from shared.vocabulary import URGENCIES, Urgency
+from tests.matcher_reference import assignment_value, greedy_assign, greedy_assignment
 
 WEIGHTS = Weights()
-URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
 
 
 def exhaustive_value(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from services.matcher.availability import (
+from services.matcher.domain.availability import (
     MIN_SHARED_SLOTS,
     Horizon,
     RequestTimes,
@@ -17,7 +17,6 @@ from services.matcher.availability import (
     concrete_intervals_flat,
     concrete_intervals_many,
     local_to_utc,
-    pair_overlap,
     planning_horizon,
     request_bitmap,
     request_bitmaps,
@@ -26,7 +25,9 @@ from services.matcher.availability import (
     weekly_matrix,
     weekly_minutes,
 )
-from services.matcher.domain import DAYS, WeeklyWindow
+from services.matcher.domain.model import WeeklyWindow
+from shared.vocabulary import DAYS
+from tests.matcher_reference import pair_overlap
 
 UTC = datetime.UTC
 HOUR = 3600

@@ -11,8 +11,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from services.matcher.domain import LEVELS, LanguageLevel, Volunteer, WeeklyWindow
-from services.matcher.index import EVERYONE, VolunteerIndex
+from services.matcher.domain.index import EVERYONE, VolunteerIndex
+from services.matcher.domain.model import RANKED_LEVELS, LanguageLevel, Volunteer, WeeklyWindow
 
 CENTRE = (52.546, 19.706)
 SKILLS = ("legal_aid", "translation", "job_search", "housing", "childcare")
@@ -34,7 +34,7 @@ def random_volunteer(rng: random.Random) -> Volunteer:
         volunteer_id=uuid.UUID(int=rng.getrandbits(128)),
         locale="pl",
         languages=tuple(
-            LanguageLevel(code, rng.choice(LEVELS))
+            LanguageLevel(code, rng.choice(RANKED_LEVELS))
             for code in rng.sample(LANGUAGES, rng.randint(1, 3))
         ),
         skills=frozenset(rng.sample(SKILLS, rng.randint(0, 3))),

@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.matcher.availability import _overlap_kernel
-from services.matcher.domain import (
-    DAYS,
-    LEVELS,
+from services.matcher.domain.availability import _overlap_kernel
+from services.matcher.domain.candidates import ScoredRequest, score_batch, score_request
+from services.matcher.domain.constraints import _stage_kernel, prepare, prepare_many
+from services.matcher.domain.index import VolunteerIndex
+from services.matcher.domain.model import (
+    RANKED_LEVELS,
     LanguageLevel,
     Request,
     Unmatched,
@@ -26,20 +28,11 @@ from services.matcher.domain import (
     WeeklyWindow,
     Weights,
 )
-from services.matcher.index import VolunteerIndex
-from services.matcher.scoring import (
-    PairResult,
-    ScoredRequest,
-    _stage_kernel,
-    compile_kernels,
-    evaluate_pair,
-    evaluate_rows,
-    explain_unmatched,
-    prepare,
-    prepare_many,
-    score_batch,
-    score_request,
-)
+from services.matcher.domain.ranking import evaluate_rows
+from services.matcher.domain.unmatched import explain_unmatched
+from services.matcher.domain.warmup import compile_kernels
+from shared.vocabulary import DAYS, URGENCIES
+from tests.matcher_reference import PairResult, evaluate_pair
 
 NOW = datetime.datetime(2026, 1, 12, 8, 0, tzinfo=datetime.UTC)  # a Monday in winter
 PLOCK = (52.546, 19.706)
@@ -233,7 +226,7 @@ def test_time_is_compared_in_each_side_s_own_time_zone() -> None:
 # --- score components -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("level", RANKED_LEVELS)
 def test_language_component_is_the_best_shared_level(level: str) -> None:
     volunteer = make_volunteer(languages=(LanguageLevel("uk", level),))  # type: ignore[arg-type]
     request = make_request(beneficiary_locale="ru", languages=("uk",))  # no locale bonus
@@ -366,7 +359,7 @@ def random_volunteer(rng: random.Random) -> Volunteer:
         volunteer_id=uuid.UUID(int=rng.getrandbits(128)),
         locale=rng.choice(LANGUAGES),
         languages=tuple(
-            LanguageLevel(code, rng.choice(LEVELS))
+            LanguageLevel(code, rng.choice(RANKED_LEVELS))
             for code in rng.sample(LANGUAGES, rng.randint(1, 3))
         ),
         skills=frozenset(rng.sample(SKILLS, rng.randint(0, 4))),
@@ -396,7 +389,7 @@ def random_request(
         remote_ok=rng.random() < 0.5,
         windows=random_windows(rng, rng.randint(1, 6)),
         timezone=rng.choice(TIME_ZONES),
-        urgency=rng.choice(("low", "normal", "high", "critical")),
+        urgency=rng.choice(URGENCIES),
         needed_by=(now + datetime.timedelta(days=rng.randint(0, 40))).date(),
         submitted_at=now,
         excluded_volunteers=frozenset(v.volunteer_id for v in rng.sample(volunteers, 3)),
@@ -517,7 +510,7 @@ def test_batch_follows_load_changes_and_more_than_64_languages() -> None:
             v,
             languages=(
                 *v.languages,
-                *(LanguageLevel(code, rng.choice(LEVELS)) for code in rng.sample(many, 8)),
+                *(LanguageLevel(code, rng.choice(RANKED_LEVELS)) for code in rng.sample(many, 8)),
             ),
         )
         for v in (random_volunteer(rng) for _ in range(500))

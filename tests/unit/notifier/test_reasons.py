@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from services.matcher.scoring import IN_PERSON, REMOTE, STAGES, build_reasons
+from services.matcher.domain.constraints import IN_PERSON, REMOTE
+from services.matcher.domain.ranking import build_reasons
 from services.notifier import phrases
 from services.notifier.messages import LOCALES, describe_reason
+from shared.vocabulary import CONSTRAINT_CODES
 
 GENERIC = {locale: phrases.REASONS[locale]["unknown"] + "." for locale in LOCALES}
 
@@ -65,7 +67,7 @@ def test_every_reason_the_matcher_builds_has_its_own_words(locale: str, mode: in
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_unmatched_code_the_matcher_emits_has_its_own_words(locale: str) -> None:
-    codes = ["no_volunteers", *STAGES, "paused_or_excluded"]
+    codes = ["no_volunteers", *CONSTRAINT_CODES, "paused_or_excluded"]
     for code in codes:
         assert describe_reason({"code": code, "count": 3}, locale) != GENERIC[locale], code
 

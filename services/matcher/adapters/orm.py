@@ -6,6 +6,8 @@ unique index, so that they hold with any number of matcher processes.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -40,6 +42,8 @@ volunteers = sa.Table(
 
 # waiting: to be matched; proposed/accepted: holds a match; unmatched: nobody fits for now;
 # closed: cancelled, completed or past its date.
+RequestState = Literal["waiting", "proposed", "accepted", "unmatched", "closed"]
+
 requests = sa.Table(
     "requests",
     metadata,
@@ -54,8 +58,6 @@ requests = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_matcher_requests_status", "status"),
 )
-
-ACTIVE_MATCH = ("proposed", "accepted")
 
 matches = sa.Table(
     "matches",
@@ -73,6 +75,7 @@ matches = sa.Table(
         "uq_matches_one_active_per_request",
         "request_id",
         unique=True,
+        # ``shared.vocabulary.ACTIVE_MATCH_STATUSES``, as the migration spells it.
         postgresql_where=sa.text("status IN ('proposed', 'accepted')"),
     ),
     sa.Index("ix_matches_volunteer", "volunteer_id"),

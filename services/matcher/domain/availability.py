@@ -9,10 +9,11 @@ A local time that does not exist (the hour skipped in spring) or exists twice (t
 repeated in autumn) is read the way ``zoneinfo`` reads it with ``fold=0``: with the UTC offset
 in force before the change.
 
-Two implementations give the same numbers: a plain one for a single pair (``pair_overlap``,
-the reference) and one over many (volunteer, request) pairs at once (``vector_overlap``, the
-same steps compiled with Numba). A 15-minute weekly bitmap in UTC (``request_bitmap``,
-``volunteer_bitmap``) gives a cheap pre-filter that never rejects a pair that really overlaps.
+Shared time is worked out over many (volunteer, request) pairs at once (``vector_overlap``,
+compiled with Numba); the tests check it against a plain per-pair reference
+(``tests/matcher_reference.py``), which lays windows out with ``concrete_intervals`` as here.
+A 15-minute weekly bitmap in UTC (``request_bitmap``, ``volunteer_bitmap``) gives a cheap
+pre-filter that never rejects a pair that really overlaps.
 
 All instants are whole seconds since the Unix epoch, UTC.
 """
@@ -30,7 +31,8 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from services.matcher.domain import DAYS, WeeklyWindow
+from services.matcher.domain.model import WeeklyWindow
+from shared.vocabulary import DAYS
 
 MAX_HORIZON_DAYS = 56
 """Matching looks at most eight weeks ahead; a request due later is matched on those weeks."""
@@ -60,17 +62,12 @@ class Horizon:
 
 
 @dataclass(frozen=True)
-class Overlap:
-    """Shared time of one volunteer and one request within the horizon."""
-
-    total_seconds: int
-    longest_seconds: int  # the longest uninterrupted stretch
-    first_slot: Interval | None  # the first stretch at least the minimum long, UTC
-
-
-@dataclass(frozen=True)
 class VectorOverlap:
-    """``Overlap`` for many volunteers at once; ``first_start``/``first_end`` are -1 if none."""
+    """Shared time of many (volunteer, request) pairs within each request's horizon.
+
+    ``longest_seconds`` is the longest uninterrupted stretch; ``first_start``/``first_end`` the
+    first stretch at least the minimum long (UTC), -1 if none.
+    """
 
     total_seconds: NDArray[np.int64]
     longest_seconds: NDArray[np.int64]
@@ -145,7 +142,7 @@ def _date_range(horizon: Horizon, tz: ZoneInfo) -> tuple[datetime.date, datetime
     return _local_date(horizon.start, tz) - one_day, _local_date(horizon.end, tz) + one_day
 
 
-# --- the plain implementation ---------------------------------------------------------------
+# --- one owner at a time -------------------------------------------------------------------
 
 
 def concrete_intervals(
@@ -180,42 +177,6 @@ def concrete_intervals(
 def _instant(day: datetime.date, minute: int, tz: ZoneInfo) -> int:
     local = datetime.datetime.combine(day, datetime.time(minute // 60, minute % 60), tzinfo=tz)
     return int(local.timestamp())
-
-
-def interval_overlap(
-    first: Sequence[Interval], second: Sequence[Interval], min_seconds: int
-) -> Overlap:
-    """Shared time of two sorted, disjoint interval lists (a two-pointer sweep)."""
-    total = longest = 0
-    first_slot: Interval | None = None
-    i = j = 0
-    while i < len(first) and j < len(second):
-        start = max(first[i][0], second[j][0])
-        end = min(first[i][1], second[j][1])
-        if end > start:
-            total += end - start
-            longest = max(longest, end - start)
-            if first_slot is None and end - start >= min_seconds:
-                first_slot = (start, end)
-        if first[i][1] <= second[j][1]:
-            i += 1
-        else:
-            j += 1
-    return Overlap(total, longest, first_slot)
-
-
-def pair_overlap(
-    volunteer_windows: Sequence[WeeklyWindow],
-    volunteer_timezone: str,
-    request_windows: Sequence[WeeklyWindow],
-    request_timezone: str,
-    horizon: Horizon,
-    min_seconds: int,
-) -> Overlap:
-    """Shared time of one volunteer and one request, each in its own time zone."""
-    volunteer = concrete_intervals(volunteer_windows, volunteer_timezone, horizon)
-    request = concrete_intervals(request_windows, request_timezone, horizon)
-    return interval_overlap(volunteer, request, min_seconds)
 
 
 def describe_slot(slot: Interval, timezone: str) -> dict[str, Any]:
@@ -528,7 +489,8 @@ def _overlap_kernel(  # compiled; checked against the reference in tests
     first_start: NDArray[np.int64],
     first_end: NDArray[np.int64],
 ) -> None:
-    """``pair_overlap`` of each pair, as the reference does it: lay out, merge, sweep.
+    """The shared time of each pair, as the per-pair reference works it out: lay out, merge,
+    sweep.
 
     Pair ``p``'s volunteer windows are laid onto the local dates ``first_day[p]`` onwards
     (``day_count[p]`` of them, days since the epoch) and turned into UTC by the offset table
@@ -587,7 +549,7 @@ def _overlap_kernel(  # compiled; checked against the reference in tests
             else:
                 buffer_start[merged], buffer_end[merged] = buffer_start[i], buffer_end[i]
                 merged += 1
-        # The two-pointer sweep of ``interval_overlap``.
+        # A two-pointer sweep over both sorted interval lists.
         shared = stretch = 0
         slot_start = slot_end = -1
         i, j, j_end = 0, interval_bounds[request], interval_bounds[request + 1]
@@ -616,7 +578,7 @@ def vector_overlap(
     requests: RequestTimes,
     min_seconds: int,
 ) -> VectorOverlap:
-    """``pair_overlap`` for many (volunteer, request) pairs at once.
+    """The shared time of many (volunteer, request) pairs at once.
 
     Pair ``p`` is the volunteer whose merged weekly windows are ``starts[p]``/``ends[p]``
     (minutes of the week in local time, -1 where unused) in ``timezones[timezone_ids[p]]``,

@@ -37,8 +37,8 @@ from uuid import UUID
 import numpy as np
 from numpy.typing import NDArray
 
-from services.matcher.availability import BITMAP_WORDS, volunteer_bitmap, weekly_minutes
-from services.matcher.domain import LEVELS, Level, Volunteer
+from services.matcher.domain.availability import BITMAP_WORDS, volunteer_bitmap, weekly_minutes
+from services.matcher.domain.model import Volunteer, level_rank
 
 EARTH_RADIUS_KM = 6371.0088
 SKILL_LIMIT = 64  # skills are one uint64 bit mask per volunteer
@@ -49,11 +49,6 @@ _ROWS_PER_RADIUS = 4  # latitude rows per query radius: finer rows follow the ci
 _ROW_KEYS = 1 << 21  # row numbers of one group stay below this (rows are at least ~10 m high)
 
 Rows = NDArray[np.int64]
-
-
-def level_rank(level: Level) -> int:
-    """0 for a language not spoken, 1 basic … 4 native."""
-    return LEVELS.index(level) + 1
 
 
 def haversine_km(

@@ -16,7 +16,7 @@ The batch splits into connected components (requests that share candidate volunt
 is solved exactly: a small one with ``scipy.optimize.linear_sum_assignment`` on a dense
 matrix, a large one with ``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` on a
 sparse matrix (with one "stay unmatched" column per request so a full matching exists).
-Candidate lists come capped to each request's best ``top_k`` (``scoring.score_batch``).
+Candidate lists come capped to each request's best ``top_k`` (``candidates.score_batch``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,17 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
-from services.matcher.domain import DEFAULT_WEIGHTS, Proposal, Request, Unmatched, Urgency, Weights
-from services.matcher.index import VolunteerIndex
-from services.matcher.scoring import DEFAULT_TOP_K, ScoredRequest, score_batch
+from services.matcher.domain.candidates import DEFAULT_TOP_K, ScoredRequest, score_batch
+from services.matcher.domain.index import VolunteerIndex
+from services.matcher.domain.model import (
+    DEFAULT_WEIGHTS,
+    Proposal,
+    Request,
+    Unmatched,
+    Weights,
+    reason,
+)
+from shared.vocabulary import Urgency
 
 DENSE_CELL_LIMIT = 200_000
 """Components with more rows x slot columns than this are solved on a sparse matrix."""
@@ -166,61 +174,14 @@ def _solve_component(
     ]
 
 
-def greedy_assignment(
-    lists: Sequence[CandidateList],
-    free_slots: NDArray[np.integer[Any]],
-    capacity: NDArray[np.integer[Any]],
-    weights: Weights = DEFAULT_WEIGHTS,
-) -> list[int]:
-    """Baseline: in list (arrival) order, each request takes its best volunteer with room."""
-    remaining: dict[int, int] = {}
-    chosen = [NO_VOLUNTEER] * len(lists)
-    for position, candidates in enumerate(lists):
-        for candidate in np.argsort(-candidates.scores, kind="stable"):
-            key = int(candidates.volunteers[candidate])
-            room = remaining.setdefault(key, int(free_slots[key]))
-            if room > 0:
-                chosen[position] = key
-                remaining[key] = room - 1
-                break
-    return chosen
-
-
-def assignment_value(
-    lists: Sequence[CandidateList],
-    chosen: Sequence[int],
-    capacity: NDArray[np.integer[Any]],
-    weights: Weights = DEFAULT_WEIGHTS,
-) -> float:
-    """The objective ``solve_assignment`` maximises, for any choice (e.g. the greedy one).
-
-    Within one volunteer the more urgent requests take the earlier slots, which is the best
-    order for a fixed choice.
-    """
-    total = 0.0
-    multipliers_of: dict[int, list[float]] = {}
-    for candidates, key in zip(lists, chosen, strict=True):
-        if key == NO_VOLUNTEER:
-            continue
-        position = int(np.flatnonzero(candidates.volunteers == key)[0])
-        multiplier = weights.urgency_multiplier(candidates.urgency)
-        total += multiplier * float(candidates.scores[position])
-        multipliers_of.setdefault(key, []).append(multiplier)
-    for key, multipliers in multipliers_of.items():
-        step = weights.load / max(int(capacity[key]), 1)
-        for slot, multiplier in enumerate(sorted(multipliers, reverse=True)):
-            total -= multiplier * step * slot
-    return total
-
-
 # --- proposals ------------------------------------------------------------------------------
 
 
-def _candidate_lists(scored: Sequence[ScoredRequest]) -> list[CandidateList]:
+def candidate_lists(scored: Sequence[ScoredRequest]) -> list[CandidateList]:
     return [CandidateList(s.request.urgency, s.rows, s.scores) for s in scored]
 
 
-def _outcome(
+def outcome(
     scored: Sequence[ScoredRequest], chosen: Sequence[int]
 ) -> tuple[list[Proposal], list[Unmatched]]:
     proposals: list[Proposal] = []
@@ -228,8 +189,8 @@ def _outcome(
     for candidates, key in zip(scored, chosen, strict=True):
         if key == NO_VOLUNTEER:
             # Every suitable volunteer went to requests that were worth more in this batch.
-            reason = {"code": "no_capacity", "count": int(candidates.rows.size)}
-            unmatched.append(Unmatched(candidates.request.request_id, [reason]))
+            outbid = reason("no_capacity", count=int(candidates.rows.size))
+            unmatched.append(Unmatched(candidates.request.request_id, [outbid]))
         else:
             position = candidates.rows.tolist().index(key)
             proposals.append(candidates.candidates.proposal(position))
@@ -243,19 +204,8 @@ def assign(
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> tuple[list[Proposal], list[Unmatched]]:
     """Best joint assignment of the scored requests; ``free_slots``/``capacity`` by index row."""
-    chosen = solve_assignment(_candidate_lists(scored), free_slots, capacity, weights)
-    return _outcome(scored, chosen)
-
-
-def greedy_assign(
-    scored: Sequence[ScoredRequest],
-    free_slots: NDArray[np.integer[Any]],
-    capacity: NDArray[np.integer[Any]],
-    weights: Weights = DEFAULT_WEIGHTS,
-) -> tuple[list[Proposal], list[Unmatched]]:
-    """The first-come greedy baseline, with the same inputs and outputs as ``assign``."""
-    chosen = greedy_assignment(_candidate_lists(scored), free_slots, capacity, weights)
-    return _outcome(scored, chosen)
+    chosen = solve_assignment(candidate_lists(scored), free_slots, capacity, weights)
+    return outcome(scored, chosen)
 
 
 def match_batch(

@@ -1,23 +1,26 @@
 """Plain data types of the matcher: what it knows about volunteers and requests, and what it says.
 
-These are built by the service layer from its read model and events; nothing here does I/O.
+These are built by the use cases from the read model and events; nothing here does I/O.
 Every clock reading is passed in by the caller (``now``), so the rules are deterministic.
+Levels, days and urgencies are the words of ``shared.vocabulary``.
 """
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final
 from uuid import UUID
 
-Level = Literal["native", "fluent", "conversational", "basic"]
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Urgency = Literal["low", "normal", "high", "critical"]
+from shared.vocabulary import LEVELS, Day, Level, ReasonCode, Urgency
 
-DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LEVELS: tuple[Level, ...] = ("basic", "conversational", "fluent", "native")
+RANKED_LEVELS: Final[tuple[Level, ...]] = tuple(reversed(LEVELS))
 """Levels from weakest to strongest; the position plus one is the level's rank (0 = not spoken)."""
+
+
+def level_rank(level: Level) -> int:
+    """0 for a language not spoken, 1 basic … 4 native."""
+    return RANKED_LEVELS.index(level) + 1
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ class Request:
     needed_by: datetime.date  # in the request's time zone, inclusive
     submitted_at: datetime.datetime  # UTC
     excluded_volunteers: frozenset[UUID] = frozenset()  # declined or expired offers
+
+
+def reason(code: ReasonCode, **parameters: Any) -> dict[str, Any]:
+    """A reason as events carry it: a code of the shared vocabulary, then its parameters."""
+    return {"code": code, **parameters}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""What calls the matcher from outside: the consumers of registry events."""

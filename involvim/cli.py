@@ -54,7 +54,7 @@ def matcher() -> None:
 @app.command()
 def notifier() -> None:
     """Run the notifier."""
-    from services.notifier.app import main
+    from services.notifier.bootstrap import main
 
     main()
 

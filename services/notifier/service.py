@@ -21,11 +21,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.notifier import domain, messages
-from services.notifier.channels import DeliveryError, Email, Permanent, Sms, Transient, Unknown
-from services.notifier.contacts import NotYetRecorded, RegistryContacts, UnknownVolunteer
+from services.notifier.adapters.channels import (
+    DeliveryError,
+    Email,
+    Permanent,
+    Sms,
+    Transient,
+    Unknown,
+)
+from services.notifier.adapters.contacts import NotYetRecorded, RegistryContacts, UnknownVolunteer
+from services.notifier.adapters.orm import notifications, outbox
+from services.notifier.domain import messages, rules
 from services.notifier.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
-from services.notifier.orm import notifications, outbox
 from shared import events
 from shared.outbox import add_event
 
@@ -76,7 +83,7 @@ class Notifier:
     # --- planning ---------------------------------------------------------------------------
 
     async def handle(self, event: events.Event) -> None:
-        planned = domain.plan(event)
+        planned = rules.plan(event)
         if not planned:
             return
         now = self.clock()
@@ -119,7 +126,7 @@ class Notifier:
                 .where(
                     notifications.c.status == "sending",
                     notifications.c.updated_at < stuck_before,
-                    notifications.c.channel == domain.EMAIL,
+                    notifications.c.channel == rules.EMAIL,
                 )
                 .values(status="queued", next_attempt_at=now, updated_at=now)
             )
@@ -129,7 +136,7 @@ class Notifier:
                     .where(
                         notifications.c.status == "sending",
                         notifications.c.updated_at < stuck_before,
-                        notifications.c.channel == domain.SMS,
+                        notifications.c.channel == rules.SMS,
                     )
                     .values(
                         status="unknown",
@@ -184,27 +191,27 @@ class Notifier:
         except Transient as exc:
             await self._retry_or_fail(row, None, str(exc))
             return
-        to = domain.recipient(row.recipient, row.channel, context, row.kind)
+        to = rules.recipient(row.recipient, row.channel, context, row.kind)
         if to.address is None:
             await self._finish(row, "skipped", to.locale, error=to.skip_reason)
             return
         now = self.clock()
-        if reason := domain.reason_not_to_send(row.kind, context, row.params, now):
+        if reason := rules.reason_not_to_send(row.kind, context, row.params, now):
             await self._finish(row, "skipped", to.locale, error=reason)
             return
-        if row.channel == domain.SMS and not row.critical:
-            until = domain.quiet_until(
+        if row.channel == rules.SMS and not row.critical:
+            until = rules.quiet_until(
                 now, to.timezone, self.policy.quiet_start_hour, self.policy.quiet_end_hour
             )
             if until is not None:
                 await self._hold(row, until)
                 return
-        template_context = domain.template_context(
-            row.kind, context, row.params, short_links=row.channel == domain.SMS
+        template_context = rules.template_context(
+            row.kind, context, row.params, short_links=row.channel == rules.SMS
         )
         rendered = messages.render(row.kind, to.locale, template_context, to.timezone)
         try:
-            if row.channel == domain.EMAIL:
+            if row.channel == rules.EMAIL:
                 message = self.email.build(
                     to.address,
                     rendered.subject,
@@ -230,8 +237,8 @@ class Notifier:
             await self._finish(row, "sent", rendered.locale, provider_id=provider_id)
 
     async def _look_up(self, row: Any) -> dict[str, Any]:
-        if row.kind == domain.SIGN_IN_LINK:
-            expires_at = domain.link_expires_at(row.params)
+        if row.kind == rules.SIGN_IN_LINK:
+            expires_at = rules.link_expires_at(row.params)
             return await self.contacts.sign_in(row.volunteer_id, expires_at)
         return await self.contacts.look_up(row.request_id, row.match_id, row.volunteer_id)
 
@@ -262,7 +269,7 @@ class Notifier:
                 attempts=attempts,
             )
             return
-        wait = domain.backoff(attempts, base_seconds or self.policy.backoff_seconds)
+        wait = rules.backoff(attempts, base_seconds or self.policy.backoff_seconds)
         async with self.engine.begin() as conn:
             await conn.execute(
                 notifications.update()

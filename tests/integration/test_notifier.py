@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.notifier.app import create_app as create_notifier
+from services.notifier.bootstrap import create_app as create_notifier
 from services.notifier.settings import NotifierSettings
 from services.registry import domain as registry_domain
 from services.registry.adapters.orm import outbox as registry_outbox

@@ -1,6 +1,6 @@
 from alembic import context
 
-from services.notifier.orm import metadata
+from services.notifier.adapters.orm import metadata
 from shared.migrations import run_env
 
 run_env(context, metadata)

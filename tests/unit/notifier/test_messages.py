@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from services.notifier.messages import (
+from services.notifier.domain.messages import (
     KINDS,
     LOCALES,
     PARTS,
@@ -20,7 +20,7 @@ from services.notifier.messages import (
     render,
     resolve_locale,
 )
-from services.notifier.sms import segments
+from services.notifier.domain.sms import segments
 
 # A link as long as the registry's (base, match id, expiry and a 40-character signature).
 REGISTRY_LINK = (

@@ -8,8 +8,8 @@ import pytest
 
 from services.matcher.domain.constraints import IN_PERSON, REMOTE
 from services.matcher.domain.ranking import build_reasons
-from services.notifier import phrases
-from services.notifier.messages import LOCALES, describe_reason
+from services.notifier.domain import phrases
+from services.notifier.domain.messages import LOCALES, describe_reason
 from shared.vocabulary import CONSTRAINT_CODES
 
 GENERIC = {locale: phrases.REASONS[locale]["unknown"] + "." for locale in LOCALES}

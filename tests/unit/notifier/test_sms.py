@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.notifier.sms import GSM7_BASIC, GSM7_EXTENSION, encoding, fit, segments
+from services.notifier.domain.sms import GSM7_BASIC, GSM7_EXTENSION, encoding, fit, segments
 
 LINK = "https://match.example.org/offers/42/accept?token=1803916800.5f2c"
 

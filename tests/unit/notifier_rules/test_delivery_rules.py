@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier import domain
+from services.notifier.domain import rules as domain
 from shared import events
 
 IDS = {

@@ -7,9 +7,9 @@ import logging
 import uvicorn
 from fastapi import FastAPI
 
-from services.notifier.channels import Email, LogSms, Sms, TwilioSms
-from services.notifier.contacts import RegistryContacts
-from services.notifier.orm import outbox
+from services.notifier.adapters.channels import Email, LogSms, Sms, TwilioSms
+from services.notifier.adapters.contacts import RegistryContacts
+from services.notifier.adapters.orm import outbox
 from services.notifier.service import DeliveryPolicy, Notifier
 from services.notifier.settings import NotifierSettings
 from shared.broker import make_broker

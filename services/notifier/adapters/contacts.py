@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from services.notifier.channels import Transient
+from services.notifier.adapters.channels import Transient
 
 
 class NotYetRecorded(Transient):

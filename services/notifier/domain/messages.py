@@ -24,8 +24,8 @@ from babel.dates import format_date, format_skeleton, format_time
 from babel.lists import format_list
 from babel.numbers import format_decimal
 
-from services.notifier import phrases
-from services.notifier.sms import fit, segments
+from services.notifier.domain import phrases
+from services.notifier.domain.sms import fit, segments
 from shared.skills import BABEL_LOCALES, LOCALES, SKILL_LABELS
 
 __all__ = [
@@ -48,7 +48,7 @@ KINDS: tuple[str, ...] = (
     "sign_in_link",
 )
 PARTS: tuple[str, ...] = ("subject.txt", "txt", "html", "sms.txt")
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 SMS_SEGMENTS = 2
 
 # Context keys a caller may leave out, with the value a template then sees.

@@ -1,25 +1,40 @@
-"""Composition root of the notifier: settings, database, broker, consumers, delivery loop."""
+"""Composition root of the notifier: settings, database, broker, relay, consumers, channels,
+the delivery loop and the operations app."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import uvicorn
 from fastapi import FastAPI
 
-from services.notifier.adapters.channels import Email, LogSms, Sms, TwilioSms
+from services.notifier.adapters.channels import Email, LogSms, TwilioSms
 from services.notifier.adapters.contacts import RegistryContacts
 from services.notifier.adapters.orm import outbox
-from services.notifier.service import DeliveryPolicy, Notifier
+from services.notifier.adapters.unit_of_work import UnitOfWork
+from services.notifier.domain.rules import DeliveryPolicy
+from services.notifier.entrypoints.consumers import CONSUMERS, subscribe_events
 from services.notifier.settings import NotifierSettings
+from services.notifier.usecases.delivery import (
+    Delivery,
+    SmsChannel,
+    deliver_round,
+    observe_held,
+    recover_stuck,
+)
 from shared.broker import make_broker
-from shared.consumer import ConsumerObserver, subscribe
+from shared.consumer import ConsumerObserver
 from shared.db import make_engine
+from shared.loop import WorkLoop
 from shared.outbox import OutboxRelay
 from shared.worker import ops_app
 
+# After a failed delivery round (PostgreSQL away), the next one starts within about a second.
+DELIVERY_MAX_BACKOFF_SECONDS = 1.0
 
-def sms_provider(settings: NotifierSettings) -> Sms:
+
+def sms_provider(settings: NotifierSettings) -> SmsChannel:
     if settings.sms_provider == "twilio":
         if not (
             settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
@@ -47,9 +62,13 @@ def create_app(settings: NotifierSettings) -> FastAPI:
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
     )
+
+    def new_uow() -> UnitOfWork:
+        return UnitOfWork(engine, on_commit=relay.wake)
+
     contacts = RegistryContacts(settings.registry_url, settings.service_token)
-    notifier = Notifier(
-        engine,
+    delivery = Delivery(
+        new_uow,
         contacts,
         Email(
             settings.smtp_host,
@@ -68,24 +87,25 @@ def create_app(settings: NotifierSettings) -> FastAPI:
             quiet_end_hour=settings.quiet_hours_end,
         ),
         concurrency=settings.delivery_concurrency,
-        poll_seconds=settings.delivery_poll_seconds,
-        on_commit=relay.wake,
     )
-    subscribe(broker, "notifier", "matcher.>", "notifier-matcher", notifier.handle)
-    subscribe(broker, "notifier", "registry.>", "notifier-registry", notifier.handle)
-    observer = ConsumerObserver(
-        broker, [("MATCHER", "notifier-matcher"), ("REGISTRY", "notifier-registry")]
+    delivery_loop = WorkLoop(
+        "notifier delivery",
+        functools.partial(deliver_round, delivery),
+        idle_seconds=settings.delivery_poll_seconds,
+        observe=functools.partial(observe_held, delivery),
+        start=functools.partial(recover_stuck, delivery),
+        max_backoff_seconds=DELIVERY_MAX_BACKOFF_SECONDS,
     )
+    subscribe_events(broker, new_uow, on_recorded=delivery_loop.wake)
+    observer = ConsumerObserver(broker, [(stream, durable) for _, stream, durable in CONSUMERS])
 
-    app = ops_app(
+    return ops_app(
         "INVOLVIM Match notifier",
         broker,
         engine,
-        loops=[notifier, relay, observer],
+        loops=[delivery_loop, relay, observer],
         cleanup=[contacts.close],
     )
-    app.state.notifier = notifier
-    return app
 
 
 def main() -> None:

@@ -1,11 +1,5 @@
-"""Email over SMTP and SMS through a provider, each failure sorted into what to do next.
-
-* ``Transient``: nothing was delivered and trying again later is safe (connection refused,
-  SMTP 4xx, HTTP 429 or 5xx).
-* ``Permanent``: trying again cannot help (SMTP 5xx, an invalid number).
-* ``Unknown``: the request went out and no answer came back; the message may have been sent,
-  so it is not sent again blindly.
-"""
+"""Email over SMTP and SMS through a provider (or a log file), each failure sorted into what to
+do next (``services.notifier.domain.errors``)."""
 
 from __future__ import annotations
 
@@ -15,28 +9,13 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Protocol
 
 import aiosmtplib
 import httpx
 
+from services.notifier.domain.errors import Permanent, Transient, Unknown
+
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(Exception):
-    pass
-
-
-class Transient(DeliveryError):
-    pass
-
-
-class Permanent(DeliveryError):
-    pass
-
-
-class Unknown(DeliveryError):
-    pass
 
 
 class Email:
@@ -95,11 +74,6 @@ class Email:
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise Transient(f"SMTP: {type(exc).__name__}: {exc}") from exc
         return str(message["Message-ID"])
-
-
-class Sms(Protocol):
-    async def send(self, to: str, body: str) -> str:
-        """Send and return the provider's message id, or raise a DeliveryError."""
 
 
 class TwilioSms:

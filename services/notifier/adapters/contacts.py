@@ -8,15 +8,7 @@ from typing import Any
 
 import httpx
 
-from services.notifier.adapters.channels import Transient
-
-
-class NotYetRecorded(Transient):
-    """The registry does not know the offer yet: the two services read the same event."""
-
-
-class UnknownVolunteer(Exception):
-    """The registry has no such volunteer: there is nobody to write to."""
+from services.notifier.domain.errors import NotYetRecorded, Transient, UnknownVolunteer
 
 
 class RegistryContacts:
@@ -28,7 +20,10 @@ class RegistryContacts:
         )
 
     async def look_up(
-        self, request_id: uuid.UUID, match_id: uuid.UUID | None, volunteer_id: uuid.UUID | None
+        self,
+        request_id: uuid.UUID | None,
+        match_id: uuid.UUID | None,
+        volunteer_id: uuid.UUID | None,
     ) -> dict[str, Any]:
         if match_id is not None:
             path, params = f"/internal/v1/matches/{match_id}", {}

@@ -22,6 +22,18 @@ SIGN_IN_LINK = "sign_in_link"
 ASKED_FOR: frozenset[str] = frozenset({SIGN_IN_LINK})
 
 
+# Rows left in 'sending' longer than this belong to a process that died mid-call.
+STUCK_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 6
+    backoff_seconds: float = 5.0
+    quiet_start_hour: int = 21
+    quiet_end_hour: int = 8
+
+
 @dataclass(frozen=True)
 class Planned:
     """One message to send because of one event."""

@@ -13,7 +13,7 @@ from services.notifier.adapters.channels import Email, LogSms, TwilioSms
 from services.notifier.adapters.contacts import RegistryContacts
 from services.notifier.adapters.orm import outbox
 from services.notifier.adapters.unit_of_work import UnitOfWork
-from services.notifier.domain.rules import DeliveryPolicy
+from services.notifier.domain.sending import DeliveryPolicy
 from services.notifier.entrypoints.consumers import CONSUMERS, subscribe_events
 from services.notifier.settings import NotifierSettings
 from services.notifier.usecases.delivery import (

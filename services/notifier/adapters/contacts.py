@@ -1,14 +1,15 @@
-"""Contact details, locale and time zone, looked up in the registry at send time."""
+"""Contact details, locale and time zone, looked up in the registry at send time, and read
+through the internal contact contract (``shared.contacts``)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import httpx
 
 from services.notifier.domain.errors import NotYetRecorded, Transient, UnknownVolunteer
+from shared.contacts import RequestContext, SignInContext
 
 
 class RegistryContacts:
@@ -24,7 +25,9 @@ class RegistryContacts:
         request_id: uuid.UUID | None,
         match_id: uuid.UUID | None,
         volunteer_id: uuid.UUID | None,
-    ) -> dict[str, Any]:
+    ) -> RequestContext:
+        """Who to tell about an offer (by its id) or else a request, and the volunteer's details
+        when ``volunteer_id`` is given."""
         if match_id is not None:
             path, params = f"/internal/v1/matches/{match_id}", {}
         else:
@@ -39,12 +42,11 @@ class RegistryContacts:
             raise NotYetRecorded(f"registry look-up answered {response.status_code}")
         if response.status_code != 200:
             raise Transient(f"registry look-up answered {response.status_code}")
-        body: dict[str, Any] = response.json()
-        return body
+        return RequestContext.model_validate(response.json())
 
-    async def sign_in(self, volunteer_id: uuid.UUID, expires_at: datetime) -> dict[str, Any]:
+    async def sign_in(self, volunteer_id: uuid.UUID, expires_at: datetime) -> SignInContext:
         """The volunteer's contact details and a sign-in link valid until ``expires_at``,
-        signed by the registry now: ``{"volunteer": {...}, "sign_in_url": str | None}``."""
+        signed by the registry now (none once the volunteer is erased)."""
         path = f"/internal/v1/volunteers/{volunteer_id}/sign-in"
         try:
             response = await self.client.get(path, params={"expires": int(expires_at.timestamp())})
@@ -57,8 +59,7 @@ class RegistryContacts:
             raise UnknownVolunteer("the registry does not know the volunteer")
         if response.status_code != 200:
             raise Transient(f"registry sign-in look-up answered {response.status_code}")
-        body: dict[str, Any] = response.json()
-        return body
+        return SignInContext.model_validate(response.json())
 
     async def close(self) -> None:
         await self.client.aclose()

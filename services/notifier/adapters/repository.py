@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier.adapters.orm import notifications
 from services.notifier.domain.notification import DUE_STATUSES, Notification, NotificationStatus
-from services.notifier.domain.rules import Planned
+from services.notifier.domain.planning import Planned
 from shared.vocabulary import Channel
 
 # Enough of a provider's error to act on; the rest is noise in a table.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.notifier.adapters.unit_of_work import UnitOfWork
 from services.notifier.domain import messages
@@ -32,25 +32,27 @@ from services.notifier.domain.notification import (
     NotificationStatus,
     outcome_event,
 )
-from services.notifier.domain.rules import (
+from services.notifier.domain.planning import link_expires_at
+from services.notifier.domain.sending import (
     STUCK_AFTER,
+    Contacts,
     DeliveryPolicy,
     backoff,
-    link_expires_at,
     quiet_until,
     reason_not_to_send,
     recipient,
-    template_context,
 )
+from services.notifier.domain.template_context import template_context
 from services.notifier.metrics import NOTIFICATIONS, NOTIFICATIONS_HELD
 from services.notifier.usecases import Clock, utc_now
+from shared.contacts import RequestContext, SignInContext
 
 # The registry records the offer from the same event at the same moment: a look-up that came
 # too early is tried again within a second, not after the usual backoff.
 NOT_YET_RECORDED_BACKOFF_SECONDS = 0.2
 
 
-class Contacts(Protocol):
+class ContactLookUp(Protocol):
     """The registry's answers about who to tell, looked up at send time."""
 
     async def look_up(
@@ -58,9 +60,9 @@ class Contacts(Protocol):
         request_id: uuid.UUID | None,
         match_id: uuid.UUID | None,
         volunteer_id: uuid.UUID | None,
-    ) -> dict[str, Any]: ...
+    ) -> RequestContext: ...
 
-    async def sign_in(self, volunteer_id: uuid.UUID, expires_at: datetime) -> dict[str, Any]: ...
+    async def sign_in(self, volunteer_id: uuid.UUID, expires_at: datetime) -> SignInContext: ...
 
 
 class EmailChannel(Protocol):
@@ -84,7 +86,7 @@ class Delivery:
     """What delivering works with, put together at the composition root."""
 
     new_uow: Callable[[], UnitOfWork]
-    contacts: Contacts
+    contacts: ContactLookUp
     email: EmailChannel
     sms: SmsChannel
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
@@ -174,7 +176,7 @@ async def deliver(delivery: Delivery, notification: Notification) -> None:
         await _finish(delivery, n, "sent", rendered.locale, provider_id=provider_id)
 
 
-async def _look_up(contacts: Contacts, n: Notification) -> dict[str, Any]:
+async def _look_up(contacts: ContactLookUp, n: Notification) -> Contacts:
     if n.kind == "sign_in_link" and n.volunteer_id is not None:
         return await contacts.sign_in(n.volunteer_id, link_expires_at(n.params))
     return await contacts.look_up(n.request_id, n.match_id, n.volunteer_id)

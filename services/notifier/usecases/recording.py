@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.notifier.adapters.unit_of_work import UnitOfWork
-from services.notifier.domain.rules import plan
+from services.notifier.domain.planning import plan
 from services.notifier.usecases import Clock, utc_now
 from shared.events import Event
 

@@ -27,9 +27,16 @@ from babel.numbers import format_decimal
 from services.notifier.domain import phrases
 from services.notifier.domain.sms import fit, segments
 from shared.skills import BABEL_LOCALES, LOCALES, SKILL_LABELS
+from shared.vocabulary import (
+    DAYS,
+    LEVELS,
+    NOTIFICATION_KINDS,
+    UNMATCHED_CODES,
+    NotificationKind,
+    ReasonCode,
+)
 
 __all__ = [
-    "KINDS",
     "LOCALES",
     "Rendered",
     "describe_reason",
@@ -38,43 +45,22 @@ __all__ = [
 ]
 
 DEFAULT_LOCALE = "en"
-KINDS: tuple[str, ...] = (
-    "offer",
-    "offer_withdrawn",
-    "match_accepted_organisation",
-    "match_accepted_beneficiary",
-    "offer_declined_organisation",
-    "request_unmatched_organisation",
-    "sign_in_link",
-)
 PARTS: tuple[str, ...] = ("subject.txt", "txt", "html", "sms.txt")
 TEMPLATES = Path(__file__).parent.parent / "templates"
 SMS_SEGMENTS = 2
 
 # Context keys a caller may leave out, with the value a template then sees.
-OPTIONAL: dict[str, dict[str, Any]] = {"match_accepted_organisation": {"how_to_meet": None}}
+OPTIONAL: dict[NotificationKind, dict[str, Any]] = {
+    "match_accepted_organisation": {"how_to_meet": None}
+}
 
 ListStyle = Literal["standard", "or"]
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Reasons whose words depend on no parameter.
-FIXED_REASONS: frozenset[str] = frozenset(
+FIXED_REASONS: frozenset[ReasonCode] = frozenset(
     {
         "remote",
         "no_volunteers",
         "out_of_reach",
-        "previously_offered",
-        "no_capacity",
-        "no_time_overlap",
-        "paused_or_excluded",
-    }
-)
-# Reasons a request has no volunteer; these may carry how many volunteers they ruled out.
-UNMATCHED_CODES: frozenset[str] = frozenset(
-    {
-        "no_volunteers",
-        "out_of_reach",
-        "no_shared_language",
-        "missing_skill",
         "previously_offered",
         "no_capacity",
         "no_time_overlap",
@@ -248,6 +234,7 @@ class Formatter:
             # A parameter of an unexpected type: a general sentence beats a lost message.
             sentence = self.phrase("unknown")
         count = reason.get("count")
+        # Why a request has no volunteer may say how many volunteers it ruled out.
         if code in UNMATCHED_CODES and code != "no_volunteers" and _is_count(count):
             return f"{sentence} ({self.people(count)})."
         return f"{sentence}."
@@ -281,7 +268,7 @@ class Formatter:
         if not language:
             return self.phrase("shared_language.none")
         level = str(reason.get("level", "")).lower()
-        key = f"shared_language.{level}" if level in phrases.LEVELS else "shared_language.any"
+        key = f"shared_language.{level}" if level in LEVELS else "shared_language.any"
         return self.phrase(key, language=self.language(language))
 
     def _speaks_locale(self, reason: Mapping[str, Any]) -> str:
@@ -391,8 +378,8 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-@lru_cache(maxsize=len(LOCALES) * len(KINDS))
-def _has_templates(locale: str, kind: str) -> bool:
+@lru_cache(maxsize=len(LOCALES) * len(NOTIFICATION_KINDS))
+def _has_templates(locale: str, kind: NotificationKind) -> bool:
     return all((TEMPLATES / locale / f"{kind}.{part}").is_file() for part in PARTS)
 
 
@@ -403,14 +390,14 @@ def _tidy(text: str) -> str:
 
 
 def render(
-    kind: str, locale: str | None, context: dict[str, Any], timezone: str = "UTC"
+    kind: NotificationKind, locale: str | None, context: dict[str, Any], timezone: str = "UTC"
 ) -> Rendered:
     """Render every part of message ``kind`` for a recipient with ``locale`` and ``timezone``.
 
     Instants in ``context`` are shown in ``timezone``. A locale without the templates falls
     back to English for the whole message, so one message never mixes languages.
     """
-    if kind not in KINDS:
+    if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown message kind: {kind!r}")
     chosen = resolve_locale(locale)
     if not _has_templates(chosen, kind):

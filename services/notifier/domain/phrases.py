@@ -6,13 +6,11 @@ value capitalised, for names that start a sentence. Language names come from Bab
 nominative, so the sentences are built to need no declension (a colon or a label form where a
 language would otherwise want another grammatical case).
 
-Skill labels live in ``shared.skills``; they are not repeated here.
+Skill labels live in ``shared.skills``; they are not repeated here. Tables keyed by a code
+have exactly the codes of ``shared.vocabulary`` in every locale (a unit test checks it).
 """
 
 from __future__ import annotations
-
-LEVELS: tuple[str, ...] = ("native", "fluent", "conversational", "basic")
-URGENCIES: tuple[str, ...] = ("low", "normal", "high", "critical")
 
 LEVEL_NAMES: dict[str, dict[str, str]] = {
     "en": {

@@ -11,7 +11,6 @@ import jinja2
 import pytest
 
 from services.notifier.domain.messages import (
-    KINDS,
     LOCALES,
     PARTS,
     TEMPLATES,
@@ -21,6 +20,7 @@ from services.notifier.domain.messages import (
     resolve_locale,
 )
 from services.notifier.domain.sms import segments
+from shared.vocabulary import NOTIFICATION_KINDS as KINDS
 
 # A link as long as the registry's (base, match id, expiry and a 40-character signature).
 REGISTRY_LINK = (

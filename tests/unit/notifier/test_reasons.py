@@ -10,7 +10,7 @@ from services.matcher.domain.constraints import IN_PERSON, REMOTE
 from services.matcher.domain.ranking import build_reasons
 from services.notifier.domain import phrases
 from services.notifier.domain.messages import LOCALES, describe_reason
-from shared.vocabulary import CONSTRAINT_CODES
+from shared.vocabulary import CONSTRAINT_CODES, FIT_CODES, LEVELS, UNMATCHED_CODES, URGENCIES
 
 GENERIC = {locale: phrases.REASONS[locale]["unknown"] + "." for locale in LOCALES}
 
@@ -32,10 +32,33 @@ def test_every_phrase_exists_in_every_locale_with_the_same_placeholders() -> Non
 
 def test_every_small_table_covers_every_locale() -> None:
     for locale in LOCALES:
-        assert set(phrases.LEVEL_NAMES[locale]) == set(phrases.LEVELS)
-        assert set(phrases.URGENCY_NAMES[locale]) == set(phrases.URGENCIES)
         assert "other" in phrases.PEOPLE[locale]
         assert phrases.KILOMETRE[locale]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_tables_keyed_by_code_have_exactly_the_vocabulary_s_codes(locale: str) -> None:
+    assert set(phrases.LEVEL_NAMES) == set(LOCALES)
+    assert set(phrases.URGENCY_NAMES) == set(LOCALES)
+    assert set(phrases.REASONS) == set(LOCALES)
+    assert set(phrases.LEVEL_NAMES[locale]) == set(LEVELS)
+    assert set(phrases.URGENCY_NAMES[locale]) == set(URGENCIES)
+    # A reason's key is its code, or ``code.variant``; "unknown" is for codes not (yet) known.
+    reason_codes = {key.split(".")[0] for key in phrases.REASONS[locale]} - {"unknown"}
+    assert reason_codes == set(FIT_CODES) | set(UNMATCHED_CODES)
+    # One wording for each level a shared language is spoken at, one for none given.
+    shared_language = {
+        key.split(".", 1)[1]
+        for key in phrases.REASONS[locale]
+        if key.startswith("shared_language.")
+    }
+    assert shared_language == {*LEVELS, "any", "none"}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_reason_code_of_the_vocabulary_has_its_own_words(locale: str) -> None:
+    for code in (*FIT_CODES, *UNMATCHED_CODES):
+        assert describe_reason({"code": code}, locale) != GENERIC[locale], code
 
 
 def _matcher_reasons(mode: int) -> list[dict[str, Any]]:

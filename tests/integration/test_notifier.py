@@ -19,8 +19,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.notifier.adapters.channels import Email, LogSms
+from services.notifier.adapters.contacts import RegistryContacts
+from services.notifier.adapters.unit_of_work import UnitOfWork
 from services.notifier.bootstrap import create_app as create_notifier
 from services.notifier.settings import NotifierSettings
+from services.notifier.usecases.delivery import Delivery, recover_stuck
+from services.notifier.usecases.recording import record_notifications
 from services.registry import domain as registry_domain
 from services.registry.adapters.orm import outbox as registry_outbox
 from services.registry.bootstrap import create_app as create_registry
@@ -522,3 +527,78 @@ async def test_the_registry_signs_sign_in_links_for_the_notifier_only(stack: Sta
     body = (await stack.client.get(path, params={"expires": expires}, headers=service)).json()
     assert body["sign_in_url"] is None
     assert body["volunteer"]["erased"] is True and body["volunteer"]["email"] is None
+
+
+# --- after a crash --------------------------------------------------------------------------
+
+
+async def test_after_a_crash_an_email_is_queued_again_and_an_sms_is_not_resent(
+    clean_database: Database,
+) -> None:
+    engine = create_async_engine(clean_database.url)
+    relay_woken: list[None] = []
+
+    def new_uow() -> UnitOfWork:
+        return UnitOfWork(engine, on_commit=lambda: relay_woken.append(None))
+
+    def proposed() -> events.MatchProposed:
+        return events.MatchProposed(
+            match_id=uuid.uuid4(),
+            request_id=uuid.uuid4(),
+            volunteer_id=uuid.uuid4(),
+            organisation_id=uuid.uuid4(),
+            urgency="normal",
+            score=0.5,
+            breakdown={},
+            reasons=[],
+        )
+
+    crashed, in_hand = proposed(), proposed()
+    for event in (crashed, crashed, in_hand):  # the first one delivered twice
+        assert await record_notifications(new_uow(), event)
+    # Claimed as 'sending': by a process that died mid-call three minutes ago, and by one
+    # that is calling a provider right now.
+    async with engine.begin() as conn:
+        for event, claimed_at in (
+            (crashed, datetime.now(UTC) - timedelta(minutes=3)),
+            (in_hand, datetime.now(UTC)),
+        ):
+            await conn.execute(
+                sa.text(
+                    "UPDATE notifier.notifications SET status = 'sending', updated_at = :at "
+                    "WHERE source_event_id = :event"
+                ),
+                {"at": claimed_at, "event": event.event_id},
+            )
+    contacts = RegistryContacts("http://127.0.0.1:9", SECRET)  # never asked: nothing is sent
+    delivery = Delivery(new_uow, contacts, Email("127.0.0.1", 9, "match@example.org"), LogSms(None))
+
+    await recover_stuck(delivery)
+
+    await contacts.close()
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.text(
+                    "SELECT source_event_id, channel, status, last_error "
+                    "FROM notifier.notifications"
+                )
+            )
+        ).all()
+        outbox = (await conn.execute(sa.text("SELECT subject, payload FROM notifier.outbox"))).all()
+    await engine.dispose()
+    assert {(r.source_event_id, r.channel): (r.status, r.last_error) for r in rows} == {
+        (crashed.event_id, "email"): ("queued", None),
+        (crashed.event_id, "sms"): ("unknown", "interrupted during the provider call"),
+        (in_hand.event_id, "email"): ("sending", None),
+        (in_hand.event_id, "sms"): ("sending", None),
+    }
+    [(subject, payload)] = outbox
+    assert subject == "notifier.notification.failed.v1"
+    assert (payload["channel"], payload["kind"], payload["reason"]) == (
+        "sms",
+        "offer",
+        "unknown outcome",
+    )
+    assert payload["source_event_id"] == str(crashed.event_id)
+    assert relay_woken == [None]

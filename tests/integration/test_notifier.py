@@ -577,14 +577,7 @@ async def test_after_a_crash_an_email_is_queued_again_and_an_sms_is_not_resent(
 
     await contacts.close()
     async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.text(
-                    "SELECT source_event_id, channel, status, last_error "
-                    "FROM notifier.notifications"
-                )
-            )
-        ).all()
+        rows = (await conn.execute(sa.text("SELECT * FROM notifier.notifications"))).all()
         outbox = (await conn.execute(sa.text("SELECT subject, payload FROM notifier.outbox"))).all()
     await engine.dispose()
     assert {(r.source_event_id, r.channel): (r.status, r.last_error) for r in rows} == {

@@ -26,6 +26,15 @@ def _notification(row: Any) -> Notification:
     return Notification(**{name: getattr(row, name) for name in _NOTIFICATION_FIELDS})
 
 
+def _stuck(channel: Channel, stuck_before: datetime) -> sa.Update:
+    """Rows on ``channel`` left in 'sending' since before ``stuck_before``."""
+    return notifications.update().where(
+        notifications.c.status == "sending",
+        notifications.c.updated_at < stuck_before,
+        notifications.c.channel == channel,
+    )
+
+
 class Notifications:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
@@ -57,18 +66,13 @@ class Notifications:
             insert(notifications).values(rows).on_conflict_do_nothing(index_elements=["key"])
         )
 
-    async def requeue_stuck(self, channel: Channel, stuck_before: datetime, now: datetime) -> int:
+    async def requeue_stuck(self, channel: Channel, stuck_before: datetime, now: datetime) -> None:
         """Queue again what has been 'sending' on ``channel`` since before ``stuck_before``."""
-        result = await self.connection.execute(
-            notifications.update()
-            .where(
-                notifications.c.status == "sending",
-                notifications.c.updated_at < stuck_before,
-                notifications.c.channel == channel,
+        await self.connection.execute(
+            _stuck(channel, stuck_before).values(
+                status="queued", next_attempt_at=now, updated_at=now
             )
-            .values(status="queued", next_attempt_at=now, updated_at=now)
         )
-        return int(result.rowcount or 0)
 
     async def give_up_stuck(
         self, channel: Channel, stuck_before: datetime, error: str, now: datetime
@@ -76,12 +80,7 @@ class Notifications:
         """Mark 'unknown' what has been 'sending' on ``channel`` since before ``stuck_before``."""
         rows = (
             await self.connection.execute(
-                notifications.update()
-                .where(
-                    notifications.c.status == "sending",
-                    notifications.c.updated_at < stuck_before,
-                    notifications.c.channel == channel,
-                )
+                _stuck(channel, stuck_before)
                 .values(status="unknown", last_error=error, updated_at=now)
                 .returning(notifications)
             )

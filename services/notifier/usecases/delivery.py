@@ -110,7 +110,8 @@ async def recover_stuck(delivery: Delivery) -> None:
 
 
 async def deliver_due(delivery: Delivery) -> int:
-    """Claim up to ``concurrency`` due messages and deliver them side by side; how many."""
+    """Claim up to ``concurrency`` due messages, critical ones first, and deliver them side by
+    side. Returns how many were claimed."""
     async with delivery.new_uow() as uow:
         claimed = await uow.notifications.claim_due(delivery.clock(), delivery.concurrency)
         await uow.commit()

@@ -14,9 +14,7 @@ from shared.outbox import outbox_table
 SCHEMA = "notifier"
 metadata = sa.MetaData(schema=SCHEMA)
 
-# queued -> sending -> sent; or failed (permanent, or out of attempts); unknown (the provider
-# may or may not have sent it: for review, never resent blindly); held (quiet hours);
-# skipped (nothing to send on this channel, or the offer is no longer open).
+# A row's status and its meaning: ``services.notifier.domain.notification.NotificationStatus``.
 notifications = sa.Table(
     "notifications",
     metadata,

@@ -152,10 +152,13 @@ def run_foreground(data_dir: Path) -> int:
     stack = LocalStack(data_dir)
     exit_code = 0
 
-    def stop_on_terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C
+    def stop_on_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop_on_terminate)
+    # SIGTERM (a service manager, `timeout`) stops as cleanly as Ctrl-C; and Ctrl-C stops even
+    # a runner started with SIGINT ignored (in the background of a non-interactive shell).
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     try:
         print("Starting PostgreSQL and NATS ...", flush=True)
         stack.start_infrastructure()

@@ -23,6 +23,7 @@ from shared.broker import ensure_streams, stream_for
 from shared.events import Event
 from shared.loop import WorkLoop
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +168,16 @@ class OutboxRelay:
 
     def _reconnect_next_round(self, exc: BaseException) -> None:
         self._streams_ready = False
+
+
+def relay_for(
+    engine: AsyncEngine, table: sa.Table, broker: NatsBroker, settings: ServiceSettings
+) -> OutboxRelay:
+    """The relay of a service's outbox, paced by the service's settings."""
+    return OutboxRelay(
+        engine,
+        table,
+        broker,
+        batch_size=settings.outbox_batch_size,
+        poll_seconds=settings.outbox_poll_seconds,
+    )

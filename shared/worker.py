@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
@@ -21,6 +22,7 @@ from prometheus_client import make_asgi_app
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.broker import ensure_streams
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +128,16 @@ def ops_app(
     app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
     add_ops_routes(app, broker, engine, starter)
     return app
+
+
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
+
+def serve(
+    create_app: Callable[[Settings], FastAPI], settings: Settings, host: str, port: int
+) -> None:
+    """A service's ``main``: logging as the settings say, then its app under uvicorn."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())

@@ -3,9 +3,6 @@ consumer, the matching loop and the operations app."""
 
 from __future__ import annotations
 
-import logging
-
-import uvicorn
 from fastapi import FastAPI
 
 from services.matcher.adapters.orm import outbox
@@ -23,8 +20,8 @@ from shared.broker import make_broker
 from shared.consumer import ConsumerObserver
 from shared.db import make_engine
 from shared.loop import WorkLoop
-from shared.outbox import OutboxRelay
-from shared.worker import ops_app
+from shared.outbox import relay_for
+from shared.worker import ops_app, serve
 
 # How often the volunteer pool gauges are refreshed.
 OBSERVE_SECONDS = 5.0
@@ -33,14 +30,7 @@ OBSERVE_SECONDS = 5.0
 def create_app(settings: MatcherSettings) -> FastAPI:
     engine = make_engine(settings.database_url)
     broker = make_broker(settings.nats_url, "matcher")
-    relay = OutboxRelay(
-        engine,
-        outbox,
-        broker,
-        service="matcher",
-        batch_size=settings.outbox_batch_size,
-        poll_seconds=settings.outbox_poll_seconds,
-    )
+    relay = relay_for(engine, outbox, broker, settings)
 
     def new_uow() -> UnitOfWork:
         return UnitOfWork(engine, on_commit=relay.wake)
@@ -69,12 +59,4 @@ def create_app(settings: MatcherSettings) -> FastAPI:
 
 def main() -> None:
     settings = MatcherSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.matcher_host,
-        port=settings.matcher_metrics_port,
-        log_level=settings.log_level.lower(),
-    )
+    serve(create_app, settings, settings.matcher_host, settings.matcher_metrics_port)

@@ -4,9 +4,7 @@ the delivery loop and the operations app."""
 from __future__ import annotations
 
 import functools
-import logging
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.notifier.adapters.channels import Email, LogSms, TwilioSms
@@ -27,8 +25,8 @@ from shared.broker import make_broker
 from shared.consumer import ConsumerObserver
 from shared.db import make_engine
 from shared.loop import WorkLoop
-from shared.outbox import OutboxRelay
-from shared.worker import ops_app
+from shared.outbox import relay_for
+from shared.worker import ops_app, serve
 
 # After a failed delivery round (PostgreSQL away), the next one starts within about a second.
 DELIVERY_MAX_BACKOFF_SECONDS = 1.0
@@ -55,13 +53,7 @@ def sms_provider(settings: NotifierSettings) -> SmsChannel:
 def create_app(settings: NotifierSettings) -> FastAPI:
     engine = make_engine(settings.database_url)
     broker = make_broker(settings.nats_url, "notifier")
-    relay = OutboxRelay(
-        engine,
-        outbox,
-        broker,
-        batch_size=settings.outbox_batch_size,
-        poll_seconds=settings.outbox_poll_seconds,
-    )
+    relay = relay_for(engine, outbox, broker, settings)
 
     def new_uow() -> UnitOfWork:
         return UnitOfWork(engine, on_commit=relay.wake)
@@ -110,12 +102,4 @@ def create_app(settings: NotifierSettings) -> FastAPI:
 
 def main() -> None:
     settings = NotifierSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.notifier_host,
-        port=settings.notifier_metrics_port,
-        log_level=settings.log_level.lower(),
-    )
+    serve(create_app, settings, settings.notifier_host, settings.notifier_metrics_port)

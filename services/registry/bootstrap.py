@@ -3,10 +3,8 @@ events, housekeeping and the HTTP app."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.registry.adapters.orm import outbox
@@ -20,8 +18,8 @@ from shared.broker import make_broker
 from shared.consumer import ConsumerObserver
 from shared.db import make_engine, make_session_factory
 from shared.loop import every
-from shared.outbox import OutboxRelay
-from shared.worker import BrokerStarter, add_ops_routes, service_lifespan
+from shared.outbox import relay_for
+from shared.worker import BrokerStarter, add_ops_routes, serve, service_lifespan
 
 DESCRIPTION = """
 The registry is the system of record of INVOLVIM Match: organisations submit support requests,
@@ -37,13 +35,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     broker = make_broker(settings.nats_url, "registry")
-    relay = OutboxRelay(
-        engine,
-        outbox,
-        broker,
-        batch_size=settings.outbox_batch_size,
-        poll_seconds=settings.outbox_poll_seconds,
-    )
+    relay = relay_for(engine, outbox, broker, settings)
 
     def new_uow() -> UnitOfWork:
         return SqlUnitOfWork(session_factory, on_commit=relay.wake)
@@ -90,12 +82,4 @@ def create_app(settings: RegistrySettings) -> FastAPI:
 
 def main() -> None:
     settings = RegistrySettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.registry_host,
-        port=settings.registry_port,
-        log_level=settings.log_level.lower(),
-    )
+    serve(create_app, settings, settings.registry_host, settings.registry_port)

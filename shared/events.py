@@ -123,47 +123,45 @@ class RequestSubmitted(Event):
     needed_by: date
 
 
-class RequestCancelled(Event):
-    subject = "registry.request.cancelled.v1"
+class RequestClosed(Event):
+    """A request left matching unserved; the offer it held, if any, is withdrawn."""
+
     request_id: uuid.UUID
     organisation_id: uuid.UUID
     match_id: uuid.UUID | None = None
     volunteer_id: uuid.UUID | None = None
 
 
-class RequestExpired(Event):
+class RequestCancelled(RequestClosed):
+    subject = "registry.request.cancelled.v1"
+
+
+class RequestExpired(RequestClosed):
     """Its ``needed_by`` date passed (in the request's time zone) before anyone helped."""
 
     subject = "registry.request.expired.v1"
+
+
+class OfferEvent(Event):
+    """Something that happened to one offer: the ids it concerns."""
+
+    match_id: uuid.UUID
     request_id: uuid.UUID
+    volunteer_id: uuid.UUID
     organisation_id: uuid.UUID
-    match_id: uuid.UUID | None = None
-    volunteer_id: uuid.UUID | None = None
 
 
-class MatchAccepted(Event):
+class MatchAccepted(OfferEvent):
     subject = "registry.match.accepted.v1"
-    match_id: uuid.UUID
-    request_id: uuid.UUID
-    volunteer_id: uuid.UUID
-    organisation_id: uuid.UUID
 
 
-class MatchDeclined(Event):
+class MatchDeclined(OfferEvent):
     subject = "registry.match.declined.v1"
-    match_id: uuid.UUID
-    request_id: uuid.UUID
-    volunteer_id: uuid.UUID
-    organisation_id: uuid.UUID
     reason: DeclineReason = "declined"
 
 
-class MatchCompleted(Event):
+class MatchCompleted(OfferEvent):
     subject = "registry.match.completed.v1"
-    match_id: uuid.UUID
-    request_id: uuid.UUID
-    volunteer_id: uuid.UUID
-    organisation_id: uuid.UUID
     rating: int | None = None
 
 
@@ -177,12 +175,8 @@ class Reason(BaseModel):
     code: ReasonCode
 
 
-class MatchProposed(Event):
+class MatchProposed(OfferEvent):
     subject = "matcher.match.proposed.v1"
-    match_id: uuid.UUID
-    request_id: uuid.UUID
-    volunteer_id: uuid.UUID
-    organisation_id: uuid.UUID
     urgency: Urgency
     score: float
     breakdown: dict[str, float]

@@ -49,35 +49,52 @@ def registry_settings(database_url: str, nats_url: str) -> RegistrySettings:
 RegistryFactory = Callable[[str], Any]
 
 
-async def _serve(app: FastAPI, started: asyncio.Event, stop: asyncio.Event) -> None:
-    """Enter and leave the app's lifespan in one task, as a server does."""
-    async with app.router.lifespan_context(app):
-        started.set()
-        await stop.wait()
+class Lifespans:
+    """Apps running in this process, each inside its lifespan (relay, consumers, loops) as a
+    server runs it, entered and left in one task; ``stop_all`` stops them, last first."""
+
+    def __init__(self) -> None:
+        self._running: list[tuple[asyncio.Task[None], asyncio.Event]] = []
+
+    async def start(self, app: FastAPI) -> FastAPI:
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def serve() -> None:
+            async with app.router.lifespan_context(app):
+                started.set()
+                await stop.wait()
+
+        task = asyncio.create_task(serve())
+        await asyncio.wait_for(started.wait(), 30)
+        self._running.append((task, stop))
+        return app
+
+    async def stop_all(self) -> None:
+        for task, stop in reversed(self._running):
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        self._running.clear()
 
 
 @pytest.fixture
 async def start_registry(clean_database: Database) -> AsyncIterator[Callable[..., Any]]:
     """Start registries against a given NATS URL; all are stopped when the test ends."""
-    running: list[tuple[asyncio.Task[None], asyncio.Event, httpx.AsyncClient]] = []
+    lifespans = Lifespans()
+    clients: list[httpx.AsyncClient] = []
 
     async def start(nats_url: str) -> Registry:
         settings = registry_settings(clean_database.url, nats_url)
-        app = create_app(settings)
-        started, stop = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(_serve(app, started, stop))
-        await asyncio.wait_for(started.wait(), 30)
+        app = await lifespans.start(create_app(settings))
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://registry.test"
         )
-        running.append((task, stop, client))
+        clients.append(client)
         return Registry(app, client, settings)
 
     yield start
-    for task, stop, client in reversed(running):
+    for client in clients:
         await client.aclose()
-        stop.set()
-        await asyncio.wait_for(task, 30)
+    await lifespans.stop_all()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from shared import events
 from shared.db import make_engine
 from tests import jetstream
 from tests.conftest import Database
+from tests.integration.conftest import Lifespans
 
 PLOCK = events.Location(lat=52.546, lon=19.706)
 TUESDAY_EVENING = [events.TimeWindow(day="tue", start="16:00", end="20:00")]
@@ -79,19 +80,9 @@ async def matcher(clean_database: Database, clean_nats: str) -> AsyncIterator[Fa
         matcher_batch_window_ms=20,
         matcher_idle_poll_seconds=0.5,
     )
-    app = create_app(settings)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def serve() -> None:
-        async with app.router.lifespan_context(app):
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(serve())
-    await asyncio.wait_for(started.wait(), 30)
-    yield app
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    lifespans = Lifespans()
+    yield await lifespans.start(create_app(settings))
+    await lifespans.stop_all()
 
 
 async def query(url: str, sql: str) -> list[Any]:

@@ -33,7 +33,7 @@ from shared import events
 from shared.outbox import add_event
 from tests import jetstream
 from tests.conftest import Database
-from tests.integration.conftest import registry_settings
+from tests.integration.conftest import Lifespans, registry_settings
 from tests.samples import ADMIN_KEY, SECRET, answer_offer, request_body, volunteer_body
 from tests.servers import HttpApp, MailServer, SmsProvider
 
@@ -103,6 +103,18 @@ class Stack:
             ],
         )
 
+    async def offer(self) -> dict[str, Any]:
+        """Start a notifier, then publish an offer to a new volunteer for a new request."""
+        await self.start_notifier()
+        people = await self.setup_people()
+        await jetstream.publish(self.nats_url, self.proposal(people))
+        return people
+
+    async def notification(self, channel: str) -> Any:
+        """The one notification sent, or not, on ``channel``."""
+        [row] = [r for r in await self.notifications() if r.channel == channel]
+        return row
+
     async def notifications(self) -> list[Any]:
         engine = create_async_engine(self.database.url)
         async with engine.connect() as conn:
@@ -133,7 +145,7 @@ async def stack(clean_database: Database, clean_nats: str) -> AsyncIterator[Stac
     mail.start()
     sms = SmsProvider()
     sms.start()
-    running: list[tuple[asyncio.Task[None], asyncio.Event]] = []
+    notifiers = Lifespans()
 
     async def start_notifier(**changes: Any) -> FastAPI:
         quiet_start, quiet_end = quiet_hours_not_now()
@@ -158,18 +170,7 @@ async def stack(clean_database: Database, clean_nats: str) -> AsyncIterator[Stac
             outbox_poll_seconds=0.05,
             **changes,
         )
-        app = create_notifier(settings)
-        started, stop = asyncio.Event(), asyncio.Event()
-
-        async def serve() -> None:
-            async with app.router.lifespan_context(app):
-                started.set()
-                await stop.wait()
-
-        task = asyncio.create_task(serve())
-        await asyncio.wait_for(started.wait(), 30)
-        running.append((task, stop))
-        return app
+        return await notifiers.start(create_notifier(settings))
 
     async with httpx.AsyncClient(base_url=registry.url, timeout=10) as client:
         for _ in range(100):
@@ -177,9 +178,7 @@ async def stack(clean_database: Database, clean_nats: str) -> AsyncIterator[Stac
                 break
             await asyncio.sleep(0.1)
         yield Stack(clean_database, clean_nats, registry, mail, sms, client, start_notifier)
-    for task, stop in running:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+    await notifiers.stop_all()
     await registry.stop()
     mail.stop()
     sms.stop()
@@ -255,24 +254,20 @@ async def test_one_event_delivered_three_times_sends_one_email_and_one_sms(stack
 
 async def test_provider_errors_are_retried_until_one_sms_is_sent(stack: Stack) -> None:
     stack.sms.responses = [500, 429, 201]
-    await stack.start_notifier()
-    people = await stack.setup_people()
-    await jetstream.publish(stack.nats_url, stack.proposal(people))
+    await stack.offer()
     await wait_until(lambda: len(stack.sms.calls) == 3)
     await asyncio.sleep(0.5)
     assert len(stack.sms.calls) == 3
-    [sms] = [r for r in await stack.notifications() if r.channel == "sms"]
+    sms = await stack.notification("sms")
     assert sms.status == "sent" and sms.attempts == 3 and sms.provider_message_id.startswith("SM")
 
 
 async def test_the_email_waits_for_the_smtp_server_to_come_back(stack: Stack) -> None:
     stack.mail.stop()
-    await stack.start_notifier()
-    people = await stack.setup_people()
-    await jetstream.publish(stack.nats_url, stack.proposal(people))
+    await stack.offer()
     await wait_until(lambda: len(stack.sms.sent()) == 1)
     await asyncio.sleep(1.0)
-    [email] = [r for r in await stack.notifications() if r.channel == "email"]
+    email = await stack.notification("email")
     assert email.status == "queued" and email.attempts >= 1 and "SMTP" in email.last_error
     stack.mail.start()
     await wait_until(lambda: len(stack.mail.messages) == 1)
@@ -280,24 +275,20 @@ async def test_the_email_waits_for_the_smtp_server_to_come_back(stack: Stack) ->
 
 async def test_a_refused_email_is_not_retried(stack: Stack) -> None:
     stack.mail.reply = "550 5.1.1 mailbox unavailable"
-    await stack.start_notifier()
-    people = await stack.setup_people()
-    await jetstream.publish(stack.nats_url, stack.proposal(people))
+    await stack.offer()
     await wait_until(lambda: len(stack.sms.sent()) == 1)
     await asyncio.sleep(1.0)
-    [email] = [r for r in await stack.notifications() if r.channel == "email"]
+    email = await stack.notification("email")
     assert email.status == "failed" and email.attempts == 1 and "550" in email.last_error
 
 
 async def test_an_invalid_number_fails_once_and_is_reported(stack: Stack) -> None:
     stack.sms.responses = [400]
-    await stack.start_notifier()
-    people = await stack.setup_people()
-    await jetstream.publish(stack.nats_url, stack.proposal(people))
+    await stack.offer()
     failed = await jetstream.wait_for_messages(stack.nats_url, "NOTIFIER", 2)
     await asyncio.sleep(1.0)
     assert len(stack.sms.calls) == 1
-    [sms] = [r for r in await stack.notifications() if r.channel == "sms"]
+    sms = await stack.notification("sms")
     assert sms.status == "failed" and sms.attempts == 1 and "21211" in sms.last_error
     [event] = [e for s, e in failed if s == "notifier.notification.failed.v1"]
     assert event["channel"] == "sms" and event["reason"] == "permanent"
@@ -305,13 +296,11 @@ async def test_an_invalid_number_fails_once_and_is_reported(stack: Stack) -> Non
 
 async def test_a_call_that_times_out_after_sending_is_not_sent_again(stack: Stack) -> None:
     stack.sms.responses = ["hang"]
-    await stack.start_notifier()
-    people = await stack.setup_people()
-    await jetstream.publish(stack.nats_url, stack.proposal(people))
+    await stack.offer()
     await wait_until(lambda: len(stack.sms.calls) == 1)
     await asyncio.sleep(2.5)
     assert len(stack.sms.calls) == 1
-    [sms] = [r for r in await stack.notifications() if r.channel == "sms"]
+    sms = await stack.notification("sms")
     assert sms.status == "unknown"
 
 
@@ -323,7 +312,7 @@ async def test_quiet_hours_hold_a_normal_sms_but_not_a_critical_one(stack: Stack
     await wait_until(lambda: len(stack.mail.messages) == 1)
     await asyncio.sleep(0.5)
     assert stack.sms.sent() == []
-    [held] = [r for r in await stack.notifications() if r.channel == "sms"]
+    held = await stack.notification("sms")
     assert held.status == "held"
     assert held.next_attempt_at.astimezone(ZoneInfo("Europe/Warsaw")).hour == quiet_end
 

@@ -210,19 +210,12 @@ async def _ceiling(database_url: str, nats_url: str, count: int = 5000) -> tuple
 
 
 async def _run(data_dir: Path) -> None:
-    from tests.servers import MailServer, SmsProvider
+    from tests.servers import MailServer, SmsProvider, stack_environment
 
     mail, sms = MailServer(), SmsProvider()
     mail.start()
     sms.start()
-    given = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")} | {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail.port),
-        "SMS_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": "ACbench",
-        "TWILIO_AUTH_TOKEN": "bench",
-        "TWILIO_FROM": "+48500100200",
-        "TWILIO_API_BASE": sms.url,
+    given = stack_environment(mail, sms, "ACbench") | {
         "QUIET_HOURS_START": "0",
         "QUIET_HOURS_END": "0",
         "OUTBOX_POLL_SECONDS": "0.1",

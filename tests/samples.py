@@ -9,26 +9,18 @@ from typing import Any
 
 import httpx
 
+from services.registry.entrypoints.schemas import VOLUNTEER_EXAMPLE
+
 ADMIN_KEY = "admin-key-for-tests-only-0123456789"
 SECRET = "secret-for-tests-only-0123456789"
 
 
 def volunteer_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Olena Kovalenko",
-        "email": "olena.kovalenko@example.org",
-        "phone": "+48601234567",
-        "locale": "uk",
-        "languages": [{"code": "uk", "level": "native"}, {"code": "pl", "level": "fluent"}],
-        "skills": ["translation", "paperwork"],
-        "location": {"lat": 52.5463, "lon": 19.7065},
-        "max_travel_km": 10,
-        "remote_ok": False,
-        "availability": [{"day": "tue", "start": "17:00", "end": "20:00"}],
-        "timezone": "Europe/Warsaw",
-        "capacity": 2,
-        "consent": True,
-    }
+    """The API's own example volunteer, who helps only in person and keeps the default
+    channels."""
+    body: dict[str, Any] = copy.deepcopy(VOLUNTEER_EXAMPLE)
+    del body["channels"]
+    body.update(email="olena.kovalenko@example.org", remote_ok=False)
     body.update(copy.deepcopy(changes))
     return body
 

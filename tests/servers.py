@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -157,3 +158,18 @@ class HttpApp:
         if self.task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self.task, 30)
+
+
+def stack_environment(mail: MailServer, sms: SmsProvider, account_sid: str) -> dict[str, str]:
+    """The environment of a local stack (``involvim run``) that delivers to these stand-ins:
+    the caller's own settings, but embedded PostgreSQL and NATS of the stack's own."""
+    own = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    return own | {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail.port),
+        "SMS_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": f"{account_sid}-token",
+        "TWILIO_FROM": "+48500100200",
+        "TWILIO_API_BASE": sms.url,
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +20,7 @@ from services.registry.settings import RegistrySettings
 from tests.browser import PageFactory, Screenshots, launch_browser
 from tests.conftest import Database
 from tests.samples import ADMIN_KEY, SECRET
-from tests.servers import HttpApp, MailServer, SmsProvider
+from tests.servers import HttpApp, MailServer, SmsProvider, stack_environment
 
 
 def _chromium_processes() -> set[psutil.Process]:
@@ -110,14 +109,7 @@ async def running_system(
     mail, sms = MailServer(), SmsProvider()
     mail.start()
     sms.start()
-    given = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")} | {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mail.port),
-        "SMS_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": "AC-journey",
-        "TWILIO_AUTH_TOKEN": "journey-token",
-        "TWILIO_FROM": "+48500100200",
-        "TWILIO_API_BASE": sms.url,
+    given = stack_environment(mail, sms, "AC-journey") | {
         "DELIVERY_BACKOFF_SECONDS": "0.3",
         "DELIVERY_POLL_SECONDS": "0.2",
         "OUTBOX_POLL_SECONDS": "0.1",

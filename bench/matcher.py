@@ -82,13 +82,7 @@ def _windows(
     for _ in range(count):
         start = rng.randrange(earliest * 2, latest * 2) * 30  # half-hour steps
         end = min(start + rng.choice((60, 90, 120, 180, 240)), 23 * 60 + 59)
-        windows.append(
-            WeeklyWindow(
-                rng.choice(DAYS),
-                datetime.time(start // 60, start % 60),
-                datetime.time(end // 60, end % 60),
-            )
-        )
+        windows.append(WeeklyWindow.from_minutes(rng.choice(DAYS), start, end))
     return tuple(windows)
 
 

@@ -41,6 +41,11 @@ class WeeklyWindow:
     start: datetime.time
     end: datetime.time
 
+    @classmethod
+    def from_minutes(cls, day: Day, start: int, end: int) -> WeeklyWindow:
+        """The window from ``start`` to ``end`` minutes after midnight."""
+        return cls(day, datetime.time(start // 60, start % 60), datetime.time(end // 60, end % 60))
+
 
 @dataclass(frozen=True)
 class Volunteer:

@@ -243,11 +243,7 @@ def random_windows(rng: random.Random) -> tuple[WeeklyWindow, ...]:
         day = rng.choice(DAYS)
         if rng.random() < 0.2:  # around the hours the clocks change
             day, start, end = "sun", rng.randrange(0, 150), rng.randrange(151, 300)
-        windows.append(
-            WeeklyWindow(
-                day, datetime.time(start // 60, start % 60), datetime.time(end // 60, end % 60)
-            )
-        )
+        windows.append(WeeklyWindow.from_minutes(day, start, end))
     return tuple(windows)
 
 

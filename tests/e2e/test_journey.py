@@ -15,14 +15,13 @@ import httpx
 import pytest
 
 from involvim.local import LocalStack
+from shared.vocabulary import DAYS
 from tests.e2e.conftest import running_system
 from tests.samples import answer_offer, request_body, volunteer_body
 from tests.servers import MailServer, SmsProvider
 
 # A weekday evening window that always overlaps "before needed_by" within the month.
-EVENINGS = [
-    {"day": d, "start": "16:00", "end": "21:00"} for d in ("mon", "tue", "wed", "thu", "fri")
-]
+EVENINGS = [{"day": d, "start": "16:00", "end": "21:00"} for d in DAYS[:5]]
 
 
 @dataclass

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from involvim.embedded import free_port
+from shared.vocabulary import URGENCIES
 from tests import jetstream
 from tests.conftest import Database
 from tests.integration.test_matcher import request, volunteer
@@ -73,7 +74,7 @@ async def test_no_volunteer_over_capacity_and_no_request_matched_twice(
     volunteers = [volunteer(capacity=1 + n % 2, remote_ok=True) for n in range(15)]
     capacity = {v.volunteer_id: v.capacity for v in volunteers}
     await jetstream.publish(clean_nats, *volunteers)
-    burst = [request(urgency=("low", "normal", "high", "critical")[n % 4]) for n in range(60)]
+    burst = [request(urgency=URGENCIES[n % 4]) for n in range(60)]
     await jetstream.publish(clean_nats, *burst)
 
     engine = create_async_engine(clean_database.url)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from involvim.local import LocalStack
 from services.registry.entrypoints.web.i18n import words
+from shared.vocabulary import DAYS
 from tests.browser import DESKTOP, PHONE, PageFactory, Screenshots, check_labels, check_readable
 from tests.e2e.conftest import running_system
 from tests.e2e.test_journey import body_of, link
@@ -87,7 +88,7 @@ async def fill_volunteer(page: Page) -> None:
     await page.check("#skills-translation")
     await page.fill("#place_query", "Płock")
     await page.fill("#max_travel_km", "15")
-    for day in ("mon", "tue", "wed", "thu", "fri"):
+    for day in DAYS[:5]:
         await tick_hours(page, day, range(16, 21))
     await page.fill("#capacity", "2")
     await page.check("#consent")

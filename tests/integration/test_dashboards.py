@@ -46,6 +46,7 @@ import yaml
 
 from involvim.embedded import EmbeddedNats, free_port, wait_for_port
 from involvim.local import LocalStack
+from shared.vocabulary import DAYS
 from tests.samples import request_body, volunteer_body
 from tests.servers import MailServer, SmsProvider
 from tests.tools import prometheus_binary, promtool_binary
@@ -64,9 +65,7 @@ GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": 
 # Alerts the workload sets off (it fails, times out and parks on purpose); the rest stay quiet.
 EXPECTED_ALERTS = {"NotificationFailureRateHigh", "EventsDeadLettered"}
 
-EVENINGS = [
-    {"day": d, "start": "16:00", "end": "21:00"} for d in ("mon", "tue", "wed", "thu", "fri")
-]
+EVENINGS = [{"day": d, "start": "16:00", "end": "21:00"} for d in DAYS[:5]]
 
 
 # --- the expressions --------------------------------------------------------------------------

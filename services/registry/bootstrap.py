@@ -47,8 +47,10 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     consumer.subscribe_to_matcher(broker, new_uow, policy)
     starter = BrokerStarter(broker)
 
+    audit_retention = timedelta(days=settings.audit_retention_days)
+
     async def tidy() -> None:
-        await maintenance.tidy(new_uow())
+        await maintenance.tidy(new_uow(), audit_retention)
 
     # Expires unanswered offers and past-date requests and refreshes the request gauges.
     housekeeping = every("registry maintenance", settings.offer_expiry_check_seconds, tidy)

@@ -350,3 +350,30 @@ def short_code_is_valid(
 ) -> bool:
     expected = short_code(secret, match_id, action, expires_at)
     return hmac.compare_digest(code, expected) and now <= expires_at
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+# Who acted: the operator (the admin key), an organisation (its key or its desk), or a
+# volunteer (their manage token or their signed-in pages).
+ActorKind = Literal["operator", "organisation", "volunteer"]
+ACTOR_KINDS: Final[tuple[ActorKind, ...]] = get_args(ActorKind)
+
+# What was done. Codes only: an audit row never holds the personal data itself.
+AuditAction = Literal[
+    "organisation.created",
+    "volunteer.contact_viewed",
+    "volunteer.data_downloaded",
+    "volunteer.erased",
+]
+AUDIT_ACTIONS: Final[tuple[AuditAction, ...]] = get_args(AuditAction)
+AUDIT_PAGE_RANGE = (1, 500)
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    id: uuid.UUID | None = None
+
+
+OPERATOR = Actor("operator")

@@ -16,3 +16,5 @@ class RegistrySettings(ServiceSettings):
     offer_ttl_seconds: int = Field(default=48 * 3600, ge=1)
     offer_ttl_critical_seconds: int = Field(default=4 * 3600, ge=1)
     offer_expiry_check_seconds: float = Field(default=10.0, gt=0)
+    # How long the audit trail keeps an entry (ids and action codes only).
+    audit_retention_days: int = Field(default=730, ge=1, le=3650)

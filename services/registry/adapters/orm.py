@@ -126,3 +126,18 @@ class ProcessedEvent(Base):
 
 
 outbox = outbox_table(Base.metadata)
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to which record, and when. Ids and codes, never names,
+    addresses or numbers; kept ``AUDIT_RETENTION_DAYS`` (settings)."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    actor_kind: Mapped[str] = mapped_column(sa.Text)
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(sa.Text)
+    object_id: Mapped[uuid.UUID | None]
+    # Whose trail it belongs to: that organisation's coordinators read it; the operator reads all.
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(index=True)

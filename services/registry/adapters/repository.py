@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import domain
 from services.registry.adapters.orm import (
+    AuditEntry,
     Match,
     Organisation,
     ProcessedEvent,
@@ -125,6 +126,21 @@ class Matches(Protocol):
 class ProcessedEvents(Protocol):
     async def first_time(self, event_id: uuid.UUID, subject: str, now: datetime) -> bool:
         """Records the event as applied; False when it was already."""
+        ...
+
+
+class AuditTrail(Protocol):
+    def add(self, entry: AuditEntry) -> None: ...
+
+    async def page(
+        self, organisation_id: uuid.UUID | None, before_id: int | None, limit: int
+    ) -> list[AuditEntry]:
+        """Newest first, older than ``before_id``; ``organisation_id`` None means every
+        organisation's and the rest."""
+        ...
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Delete the entries older than ``cutoff``; how many."""
         ...
 
 
@@ -337,3 +353,24 @@ class SqlProcessedEvents(_Sql):
             .returning(ProcessedEvent.event_id)
         )
         return inserted.first() is not None
+
+
+class SqlAuditTrail(_Sql):
+    def add(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+
+    async def page(
+        self, organisation_id: uuid.UUID | None, before_id: int | None, limit: int
+    ) -> list[AuditEntry]:
+        query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if organisation_id is not None:
+            query = query.where(AuditEntry.organisation_id == organisation_id)
+        if before_id is not None:
+            query = query.where(AuditEntry.id < before_id)
+        return list((await self.session.scalars(query)).all())
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            sa.delete(AuditEntry).where(AuditEntry.at < cutoff).returning(AuditEntry.id)
+        )
+        return len(result.all())

@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.adapters.orm import outbox
 from services.registry.adapters.repository import (
+    AuditTrail,
     Matches,
     Organisations,
     ProcessedEvents,
     Requests,
+    SqlAuditTrail,
     SqlMatches,
     SqlOrganisations,
     SqlProcessedEvents,
@@ -48,6 +50,9 @@ class UnitOfWork(Protocol):
     @property
     def processed_events(self) -> ProcessedEvents: ...
 
+    @property
+    def audit(self) -> AuditTrail: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -72,6 +77,7 @@ class SqlUnitOfWork:
     requests: SqlRequests
     matches: SqlMatches
     processed_events: SqlProcessedEvents
+    audit: SqlAuditTrail
 
     def __init__(
         self,
@@ -89,6 +95,7 @@ class SqlUnitOfWork:
         self.requests = SqlRequests(self.session)
         self.matches = SqlMatches(self.session)
         self.processed_events = SqlProcessedEvents(self.session)
+        self.audit = SqlAuditTrail(self.session)
         self._emitted = 0
         return self
 

@@ -15,6 +15,7 @@ from services.registry import domain
 from services.registry.adapters.orm import Match
 from services.registry.entrypoints import presenters
 from services.registry.entrypoints.dependencies import (
+    AuditScope,
     Credentials,
     CurrentOrganisation,
     Settings,
@@ -23,6 +24,7 @@ from services.registry.entrypoints.dependencies import (
     require_admin,
 )
 from services.registry.entrypoints.schemas import (
+    AuditEntryOut,
     CompleteIn,
     ErrorBody,
     MatchAnswer,
@@ -38,7 +40,7 @@ from services.registry.entrypoints.schemas import (
     VolunteerOut,
     VolunteerPatch,
 )
-from services.registry.usecases import offers, organisations, requests, volunteers
+from services.registry.usecases import audit, offers, organisations, requests, volunteers
 from services.registry.usecases.requests import RequestView
 from shared.skills import SKILL_LABELS
 from shared.vocabulary import RequestStatus
@@ -120,6 +122,24 @@ async def update_volunteer(
 async def erase_volunteer(volunteer_id: uuid.UUID, uow: UoW, credentials: Credentials) -> Response:
     await volunteers.erase_volunteer(uow, volunteer_id, bearer_token(credentials))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/audit",
+    summary="The audit trail, newest first: an organisation's key reads its own, the operator's all",
+)
+async def read_audit(
+    scope: AuditScope,
+    uow: UoW,
+    limit: Annotated[
+        int, Query(ge=domain.AUDIT_PAGE_RANGE[0], le=domain.AUDIT_PAGE_RANGE[1])
+    ] = 100,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="entries older than this id")
+    ] = None,
+) -> list[AuditEntryOut]:
+    entries = await audit.read(uow, scope, before, limit)
+    return [AuditEntryOut.model_validate(entry) for entry in entries]
 
 
 @router.post(

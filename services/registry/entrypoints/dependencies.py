@@ -7,6 +7,7 @@ on the app; this module is the one place that reads them from there.
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Callable
 from typing import Annotated
 
@@ -67,6 +68,18 @@ async def current_organisation(uow: UoW, credentials: Credentials) -> Organisati
 
 
 CurrentOrganisation = Annotated[Organisation, Depends(current_organisation)]
+
+
+async def audit_scope(settings: Settings, uow: UoW, credentials: Credentials) -> uuid.UUID | None:
+    """Whose audit trail the caller may read: None (everyone's) for the operator key, else the
+    organisation of the key given."""
+    key = bearer_token(credentials)
+    if hmac.compare_digest(key.encode(), settings.admin_api_key.encode()):
+        return None
+    return (await organisations.organisation_for_key(uow, key)).id
+
+
+AuditScope = Annotated[uuid.UUID | None, Depends(audit_scope)]
 
 # --- page readers ---------------------------------------------------------------------------
 

@@ -389,3 +389,16 @@ class ErrorItem(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: list[ErrorItem] | str
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the audit trail: ids and codes, never the personal data itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int = Field(description="Increasing; pass the last one seen as `before` for older ones")
+    at: datetime
+    actor_kind: domain.ActorKind
+    actor_id: uuid.UUID | None
+    action: domain.AuditAction
+    object_id: uuid.UUID | None
+    organisation_id: uuid.UUID | None

@@ -4,7 +4,7 @@ operators' gauges of waiting requests are refreshed."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.registry import domain
 from services.registry.adapters.unit_of_work import UnitOfWork
@@ -14,6 +14,7 @@ from services.registry.metrics import (
     UNMATCHED_REQUESTS,
     count_offer,
 )
+from services.registry.usecases import audit
 from services.registry.usecases.published import closed_request_ids, offer_ids
 from shared import events
 from shared.vocabulary import Urgency
@@ -79,7 +80,7 @@ async def refresh_gauges(uow: UnitOfWork, now: datetime) -> None:
     OLDEST_UNMATCHED_CRITICAL.set((now - oldest).total_seconds() if oldest else 0.0)
 
 
-async def tidy(uow: UnitOfWork) -> None:
+async def tidy(uow: UnitOfWork, audit_retention: timedelta) -> None:
     """One round of housekeeping; a failure leaves the rest of the round to the next one."""
     expired = await expire_offers(uow)
     if expired:
@@ -88,3 +89,4 @@ async def tidy(uow: UnitOfWork) -> None:
     if past_date:
         log.info("%d requests passed their date unserved", past_date)
     await refresh_gauges(uow, datetime.now(UTC))
+    await audit.forget_old(uow, audit_retention)

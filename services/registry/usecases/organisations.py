@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from services.registry import domain
 from services.registry.adapters.orm import Organisation
 from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.usecases import audit
 
 
 async def create_organisation(
@@ -25,6 +26,7 @@ async def create_organisation(
     )
     async with uow:
         uow.organisations.add(organisation)
+        audit.record(uow, domain.OPERATOR, "organisation.created", organisation.id, organisation.id)
         await uow.commit()
     return organisation, api_key
 

@@ -11,6 +11,7 @@ from services.registry import domain
 from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.metrics import REQUESTS_SUBMITTED, count_offer
+from services.registry.usecases import audit
 from services.registry.usecases.published import closed_request_ids, rounded_location
 from shared import events
 from shared.vocabulary import ACTIVE_MATCH_STATUSES, RequestStatus
@@ -124,7 +125,9 @@ async def list_requests(
 ) -> tuple[list[RequestView], int]:
     async with uow:
         rows, total = await uow.requests.page(org.id, status, limit, offset)
-        return await _views(uow, rows), total
+        views = await _views(uow, rows)
+        await _note_contacts_shown(uow, org, views)
+        return views, total
 
 
 async def _own_request(
@@ -140,7 +143,26 @@ async def _own_request(
 async def get_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UUID) -> RequestView:
     async with uow:
         [view] = await _views(uow, [await _own_request(uow, org, request_id)])
+        await _note_contacts_shown(uow, org, [view])
         return view
+
+
+async def _note_contacts_shown(
+    uow: UnitOfWork, org: Organisation, views: list[RequestView]
+) -> None:
+    """Once a volunteer accepted, the organisation sees how to reach them: each such showing
+    is on the audit trail."""
+    shown = [v.active[1].id for v in views if v.active and v.active[0].status == "accepted"]
+    for volunteer_id in shown:
+        audit.record(
+            uow,
+            domain.Actor("organisation", org.id),
+            "volunteer.contact_viewed",
+            volunteer_id,
+            org.id,
+        )
+    if shown:
+        await uow.commit()
 
 
 async def cancel_request(uow: UnitOfWork, org: Organisation, request_id: uuid.UUID) -> RequestView:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from services.registry import domain
 from services.registry.adapters.orm import Volunteer
 from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.usecases import audit
 from services.registry.usecases.published import rounded_location
 from shared import events
 
@@ -158,7 +159,19 @@ async def erase_volunteer(
         volunteer.paused = True
         volunteer.erased_at = volunteer.updated_at = _now()
         await uow.emit(events.VolunteerErased(volunteer_id=volunteer.id))
+        audit.record(uow, _themselves(volunteer.id), "volunteer.erased", volunteer.id)
         await uow.commit()
+
+
+async def record_download(uow: UnitOfWork, volunteer_id: uuid.UUID) -> None:
+    """The volunteer took a copy of their data."""
+    async with uow:
+        audit.record(uow, _themselves(volunteer_id), "volunteer.data_downloaded", volunteer_id)
+        await uow.commit()
+
+
+def _themselves(volunteer_id: uuid.UUID) -> domain.Actor:
+    return domain.Actor("volunteer", volunteer_id)
 
 
 async def request_sign_in(uow: UnitOfWork, email: str) -> int:

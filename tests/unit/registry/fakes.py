@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from services.registry import domain
-from services.registry.adapters.orm import Match, Organisation, SupportRequest, Volunteer
+from services.registry.adapters.orm import (
+    AuditEntry,
+    Match,
+    Organisation,
+    SupportRequest,
+    Volunteer,
+)
 from services.registry.adapters.repository import UnmatchedCount, WaitingCount
 from shared.events import Event
 from shared.vocabulary import ACTIVE_MATCH_STATUSES, RequestStatus
@@ -38,6 +44,7 @@ class Store:
     requests: dict[uuid.UUID, SupportRequest] = field(default_factory=dict)
     matches: dict[uuid.UUID, Match] = field(default_factory=dict)
     processed: set[uuid.UUID] = field(default_factory=set)
+    audit: list[AuditEntry] = field(default_factory=list)
 
     def copy(self) -> Store:
         return Store(
@@ -46,6 +53,7 @@ class Store:
             {k: clone(v) for k, v in self.requests.items()},
             {k: clone(v) for k, v in self.matches.items()},
             set(self.processed),
+            list(self.audit),
         )
 
 
@@ -245,12 +253,39 @@ class FakeProcessedEvents:
         return True
 
 
+class FakeAuditTrail:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, entry: AuditEntry) -> None:
+        entry.id = len(self.store.audit) + 1
+        self.store.audit.append(entry)
+
+    async def page(
+        self, organisation_id: uuid.UUID | None, before_id: int | None, limit: int
+    ) -> list[AuditEntry]:
+        found = [
+            e
+            for e in reversed(self.store.audit)
+            if organisation_id in (None, e.organisation_id)
+            and (before_id is None or e.id < before_id)
+        ]
+        return found[:limit]
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        kept = [e for e in self.store.audit if e.at >= cutoff]
+        forgotten = len(self.store.audit) - len(kept)
+        self.store.audit[:] = kept
+        return forgotten
+
+
 class FakeUnitOfWork:
     organisations: FakeOrganisations
     volunteers: FakeVolunteers
     requests: FakeRequests
     matches: FakeMatches
     processed_events: FakeProcessedEvents
+    audit: FakeAuditTrail
 
     def __init__(self) -> None:
         self.committed = Store()
@@ -271,6 +306,7 @@ class FakeUnitOfWork:
         self.requests = FakeRequests(self._working, self)
         self.matches = FakeMatches(self._working)
         self.processed_events = FakeProcessedEvents(self._working)
+        self.audit = FakeAuditTrail(self._working)
 
     async def __aenter__(self) -> Self:
         self._open()
@@ -297,4 +333,4 @@ class FakeUnitOfWork:
         # Records read in the transaction stay the caller's; later reads see the commit.
         self.organisations.store = self.volunteers.store = self._working
         self.requests.store = self.matches.store = self._working
-        self.processed_events.store = self._working
+        self.processed_events.store = self.audit.store = self._working

@@ -11,7 +11,14 @@ import pytest
 
 from services.registry import domain
 from services.registry.adapters.orm import SupportRequest, Volunteer
-from services.registry.usecases import maintenance, offers, organisations, requests, volunteers
+from services.registry.usecases import (
+    audit,
+    maintenance,
+    offers,
+    organisations,
+    requests,
+    volunteers,
+)
 from services.registry.usecases.offers import LinkToken, ManageToken, OfferPolicy
 from services.registry.usecases.volunteers import SignedIn
 from shared import events
@@ -340,3 +347,38 @@ async def test_sign_up_welcomes_and_sign_in_links_go_to_each_live_profile_of_an_
     assert isinstance(link, events.VolunteerSignInRequested)
     assert link.volunteer_id == first.id and not link.welcome
     assert await volunteers.request_sign_in(uow, "nobody@example.org") == 0
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+async def test_an_erasure_refused_leaves_no_audit_entry_and_one_done_leaves_one(
+    uow: FakeUnitOfWork,
+) -> None:
+    volunteer, token = await volunteers.register_volunteer(uow, PROFILE)
+    with pytest.raises(domain.Unauthorised):
+        await volunteers.erase_volunteer(uow, volunteer.id, "not-the-token")
+    assert uow.committed.audit == []
+    await volunteers.erase_volunteer(uow, volunteer.id, token)
+    [entry] = uow.committed.audit
+    assert (entry.action, entry.actor_kind, entry.actor_id, entry.object_id) == (
+        "volunteer.erased",
+        "volunteer",
+        volunteer.id,
+        volunteer.id,
+    )
+    assert entry.organisation_id is None
+
+
+async def test_the_trail_is_read_per_organisation_newest_first_and_forgotten_when_old(
+    uow: FakeUnitOfWork,
+) -> None:
+    first, _ = await organisations.create_organisation(uow, "Foundation", "desk@example.org")
+    second, _ = await organisations.create_organisation(uow, "Office", "office@example.org")
+    everyone = await audit.read(uow, None, None, 10)
+    assert [e.object_id for e in everyone] == [second.id, first.id]
+    assert [e.object_id for e in await audit.read(uow, first.id, None, 10)] == [first.id]
+    assert [e.object_id for e in await audit.read(uow, None, everyone[0].id, 10)] == [first.id]
+    uow.committed.audit[0].at -= timedelta(days=40)
+    assert await audit.forget_old(uow, timedelta(days=30)) == 1
+    assert [e.object_id for e in await audit.read(uow, None, None, 10)] == [second.id]

@@ -230,6 +230,7 @@ async def answer_offer(
 async def download(me: Me, uow: UoW) -> Response:
     if me is None:
         return redirect(SIGN_IN)
+    await volunteers.record_download(uow, me.id)
     data = {
         "profile": presenters.pick(presenters.volunteer(me), presenters.DOWNLOAD_FIELDS),
         "offers": [

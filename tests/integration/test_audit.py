@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -134,6 +135,34 @@ async def test_reading_an_accepted_volunteers_contact_is_audited(journey: Journe
     }
     other = await registry.new_organisation("Seinäjoki Labour Office")
     assert actions(await trail(registry, other["api_key"])) == ["organisation.created"]
+
+
+async def test_the_desk_audits_the_request_page_that_shows_the_contact_not_the_list(
+    journey: Journey,
+) -> None:
+    registry = journey.registry
+    proposed = await journey.propose(journey.olena)
+    context = await journey.context(proposed.match_id)
+    await answer_offer(journey.client, link_path(context["match"]["accept_url"]))
+    await journey.wait_for_status("accepted")
+    key = journey.org["api_key"]
+    before = len(await trail(registry, key))
+
+    desk = httpx.AsyncClient(transport=registry.client._transport, base_url="http://registry.test")
+    async with desk:
+        page = await desk.get("/desk/sign-in")
+        await desk.post("/desk/sign-in", data={"csrf_token": csrf_of(page), "api_key": key})
+        listed = await desk.get("/desk/requests")
+        assert listed.status_code == 200 and "olena.kovalenko@example.org" not in listed.text
+        assert len(await trail(registry, key)) == before
+        shown = await desk.get(f"/desk/requests/{journey.request['id']}")
+        assert shown.status_code == 200 and "olena.kovalenko@example.org" in shown.text
+    [newest, *_] = await trail(registry, key)
+    assert len(await trail(registry, key)) == before + 1
+    assert (newest["action"], newest["object_id"]) == (
+        "volunteer.contact_viewed",
+        journey.olena["id"],
+    )
 
 
 async def test_entries_older_than_the_retention_are_forgotten(registry: Registry) -> None:

@@ -121,12 +121,21 @@ async def _views(uow: UnitOfWork, rows: list[SupportRequest]) -> list[RequestVie
 
 
 async def list_requests(
-    uow: UnitOfWork, org: Organisation, status: RequestStatus | None, limit: int, offset: int
+    uow: UnitOfWork,
+    org: Organisation,
+    status: RequestStatus | None,
+    limit: int,
+    offset: int,
+    *,
+    shows_contacts: bool = True,
 ) -> tuple[list[RequestView], int]:
+    """A page of the organisation's requests; ``shows_contacts`` False where the list shows no
+    volunteer's email or phone (the desk's list), so that no contact view is audited."""
     async with uow:
         rows, total = await uow.requests.page(org.id, status, limit, offset)
         views = await _views(uow, rows)
-        await _note_contacts_shown(uow, org, views)
+        if shows_contacts:
+            await _note_contacts_shown(uow, org, views)
         return views, total
 
 

@@ -82,7 +82,9 @@ async def requests_page(
         return redirect(SIGN_IN)
     chosen = next((code for code in FILTERS if code == status), None)
     offset = max(offset, 0)
-    views, total = await requests.list_requests(uow, org, chosen, PAGE_SIZE, offset)
+    views, total = await requests.list_requests(
+        uow, org, chosen, PAGE_SIZE, offset, shows_contacts=False
+    )
     return web.page(
         "web/desk_requests.html",
         org=org,

@@ -74,6 +74,23 @@ class VectorOverlap:
     first_start: NDArray[np.int64]
     first_end: NDArray[np.int64]
 
+    @classmethod
+    def none(cls, count: int) -> VectorOverlap:
+        """``count`` pairs sharing no time (also what pairs not checked are given)."""
+        return cls(
+            np.zeros(count, dtype=np.int64),
+            np.zeros(count, dtype=np.int64),
+            np.full(count, -1, dtype=np.int64),
+            np.full(count, -1, dtype=np.int64),
+        )
+
+    def put(self, at: NDArray[np.int64], part: VectorOverlap) -> None:
+        """Write the overlap of pairs checked apart (``part``) into positions ``at``."""
+        self.total_seconds[at] = part.total_seconds
+        self.longest_seconds[at] = part.longest_seconds
+        self.first_start[at] = part.first_start
+        self.first_end[at] = part.first_end
+
 
 # --- shared helpers -------------------------------------------------------------------------
 
@@ -586,12 +603,7 @@ def vector_overlap(
     compiled loop (Numba): the same steps as the reference, without Python's cost per pair.
     """
     count = request_of_pair.size
-    result = VectorOverlap(
-        np.zeros(count, dtype=np.int64),
-        np.zeros(count, dtype=np.int64),
-        np.full(count, -1, dtype=np.int64),
-        np.full(count, -1, dtype=np.int64),
-    )
+    result = VectorOverlap.none(count)
     if count == 0 or requests.interval_start.size == 0:
         return result
     request_of_pair = request_of_pair.astype(np.int64, copy=False)

@@ -15,17 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from services.matcher.domain.availability import (
-    DAY_SECONDS,
-    SLOT_MINUTES,
-    vector_overlap,
-)
+from services.matcher.domain.availability import DAY_SECONDS, SLOT_MINUTES, VectorOverlap
 from services.matcher.domain.constraints import (
     IN_PERSON,
     PASSED,
     REMOTE,
     RequestColumns,
     prepare_many,
+    time_overlap,
 )
 from services.matcher.domain.index import Rows, VolunteerIndex
 from services.matcher.domain.model import (
@@ -102,14 +99,17 @@ def _order_key(
     return key
 
 
-@dataclass(frozen=True)
-class _TimeResults:
-    """Outcome of the exact time check; pairs not checked count as not passing."""
+def _runs(start: NDArray[np.int64], count: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions ``start[i]`` to ``start[i] + count[i]`` (excluded) for each ``i`` in turn."""
+    run_start = np.cumsum(count) - count
+    positions: NDArray[np.int64] = np.repeat(start - run_start, count) + np.arange(int(count.sum()))
+    return positions
 
-    passes: NDArray[np.bool_]
-    total_seconds: NDArray[np.int64]
-    first_start: NDArray[np.int64]
-    first_end: NDArray[np.int64]
+
+def _rank_in_request(request: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Each position's rank (from 0) in its request's run of ``request``, which is sorted."""
+    rank: NDArray[np.int64] = np.arange(request.size) - np.searchsorted(request, request)
+    return rank
 
 
 def _check_time(
@@ -123,7 +123,7 @@ def _check_time(
     min_seconds: int,
     top_k: int,
     weights: Weights,
-) -> _TimeResults:
+) -> tuple[NDArray[np.bool_], VectorOverlap]:
     """The exact time check, for all requests at once, best possible scores first.
 
     Pairs (``pair_request``, ``pair_rows``) are sorted by ``sort_key``: by request and, within
@@ -131,15 +131,13 @@ def _check_time(
     request not finished yet in one vectorised call; a request is finished when its unchecked
     pairs cannot beat its ``top_k``-th best checked pair. The next chunk is twice the last one,
     or fewer when fewer unchecked pairs could still beat that ``top_k``-th best.
+
+    Returns which pairs pass and their overlap; pairs not checked do not pass.
     """
     count = pair_rows.size
     requests = columns.locale_id.size
-    results = _TimeResults(
-        passes=np.zeros(count, dtype=bool),
-        total_seconds=np.zeros(count, dtype=np.int64),
-        first_start=np.full(count, -1, dtype=np.int64),
-        first_end=np.full(count, -1, dtype=np.int64),
-    )
+    passes = np.zeros(count, dtype=bool)
+    overlaps = VectorOverlap.none(count)
     exact = np.full(count, -np.inf)
     segment_end = np.searchsorted(pair_request, np.arange(requests), "right")
     segment_start = np.searchsorted(pair_request, np.arange(requests), "left")
@@ -148,23 +146,11 @@ def _check_time(
     pending = np.flatnonzero(segment_end > next_pair)
     while pending.size:
         counts = np.minimum(chunk[pending], segment_end[pending] - next_pair[pending])
-        run_start = np.cumsum(counts) - counts
-        batch = np.repeat(next_pair[pending] - run_start, counts) + np.arange(int(counts.sum()))
-        rows = pair_rows[batch]
-        overlap = vector_overlap(
-            np.take(index.window_start, rows, axis=0),  # faster than [] for 2-d rows
-            np.take(index.window_end, rows, axis=0),
-            index.timezone_id[rows],
-            index.timezones.codes,
-            pair_request[batch],
-            columns.times,
-            min_seconds,
-        )
+        batch = _runs(next_pair[pending], counts)
+        overlap = time_overlap(columns, index, pair_request[batch], pair_rows[batch], min_seconds)
         ok = overlap.longest_seconds >= min_seconds
-        results.passes[batch] = ok
-        results.total_seconds[batch] = overlap.total_seconds
-        results.first_start[batch] = overlap.first_start
-        results.first_end[batch] = overlap.first_end
+        passes[batch] = ok
+        overlaps.put(batch, overlap)
         availability = availability_component(
             columns.needed_seconds[pair_request[batch]], overlap.total_seconds
         )
@@ -174,13 +160,10 @@ def _check_time(
         # The top_k-th best exact score of each pending request so far (-inf if fewer pass).
         # Checked pairs of pending requests are the start of their segments: look at those
         # only, not at every pair of the batch.
-        checked_counts = next_pair[pending] - segment_start[pending]
-        checked_run_start = np.cumsum(checked_counts) - checked_counts
-        checked = np.repeat(segment_start[pending] - checked_run_start, checked_counts)
-        checked += np.arange(checked.size)
-        found = checked[results.passes[checked]]
+        checked = _runs(segment_start[pending], next_pair[pending] - segment_start[pending])
+        found = checked[passes[checked]]
         order = found[np.lexsort((-exact[found], pair_request[found]))]
-        rank = np.arange(order.size) - np.searchsorted(pair_request[order], pair_request[order])
+        rank = _rank_in_request(pair_request[order])
         kth_best = np.full(requests, -np.inf)
         at_k = order[rank == top_k - 1]
         kth_best[pair_request[at_k]] = exact[at_k]
@@ -193,7 +176,7 @@ def _check_time(
         beating = np.searchsorted(sort_key, threshold_key, "left") - next_pair[pending]
         doubled = 2 * chunk[pending]
         chunk[pending] = np.where(known, np.clip(beating, 16, doubled), doubled)
-    return results
+    return passes, overlaps
 
 
 def score_batch(
@@ -231,23 +214,23 @@ def score_batch(
     partial, upper = partial[order], upper[order]
     sort_key = _order_key(request, upper, weights)
     min_seconds = int(weights.min_overlap_minutes * 60)
-    time = _check_time(
+    passes, overlap = _check_time(
         index, columns, request, rows, partial, upper, sort_key, min_seconds, top_k, weights
     )
 
     # Each request's best top_k among the pairs that passed the time check.
-    passed = np.flatnonzero(time.passes)
+    passed = np.flatnonzero(passes)
     kept = pairs.take(order[passed])
     mode = mode[order[passed]]
     components = static_components(
         index, columns, kept.request, kept.rows, mode, kept.distance, kept.best_rank, weights
     )
     components["availability"] = availability_component(
-        columns.needed_seconds[kept.request], time.total_seconds[passed]
+        columns.needed_seconds[kept.request], overlap.total_seconds[passed]
     )
     score = weighted_sum(components, weights)
     ranked = np.lexsort((kept.rows, -score, kept.request))
-    rank = np.arange(ranked.size) - np.searchsorted(kept.request[ranked], kept.request[ranked])
+    rank = _rank_in_request(kept.request[ranked])
     best = ranked[rank < top_k]
     evaluations = evaluations_of_pairs(
         prepared,
@@ -260,8 +243,8 @@ def score_batch(
         kept.distance[best],
         kept.best_rank[best],
         {name: values[best] for name, values in components.items()},
-        time.first_start[passed][best],
-        time.first_end[passed][best],
+        overlap.first_start[passed][best],
+        overlap.first_end[passed][best],
         score[best],
     )
     unmatched = [

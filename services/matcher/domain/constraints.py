@@ -421,6 +421,25 @@ def run_funnel(
     return funnel
 
 
+def time_overlap(
+    columns: RequestColumns,
+    index: VolunteerIndex,
+    pair_request: NDArray[np.int64],
+    rows: Rows,
+    min_seconds: int,
+) -> VectorOverlap:
+    """The exact shared time of pairs (``pair_request``, ``rows``): ``vector_overlap``."""
+    return vector_overlap(
+        np.take(index.window_start, rows, axis=0),  # faster than [] for 2-d rows
+        np.take(index.window_end, rows, axis=0),
+        index.timezone_id[rows],
+        index.timezones.codes,
+        pair_request,
+        columns.times,
+        min_seconds,
+    )
+
+
 def constraint_stages(
     columns: RequestColumns,
     number: int,
@@ -441,23 +460,8 @@ def constraint_stages(
     # The exact time check, only for rows that pass everything else and the weekly bitmap
     # (which never rejects a pair that really shares an hour).
     checked = np.flatnonzero(stage == PASSED)
-    checked_rows = rows[checked]
-    checked_overlap = vector_overlap(
-        np.take(index.window_start, checked_rows, axis=0),  # faster than [] for 2-d rows
-        np.take(index.window_end, checked_rows, axis=0),
-        index.timezone_id[checked_rows],
-        index.timezones.codes,
-        request[checked],
-        columns.times,
-        min_seconds,
-    )
-    overlap = VectorOverlap(
-        np.zeros(rows.size, dtype=np.int64),
-        np.zeros(rows.size, dtype=np.int64),
-        np.full(rows.size, -1, dtype=np.int64),
-        np.full(rows.size, -1, dtype=np.int64),
-    )
-    for name in ("total_seconds", "longest_seconds", "first_start", "first_end"):
-        getattr(overlap, name)[checked] = getattr(checked_overlap, name)
+    checked_overlap = time_overlap(columns, index, request[checked], rows[checked], min_seconds)
+    overlap = VectorOverlap.none(rows.size)
+    overlap.put(checked, checked_overlap)
     stage[checked[checked_overlap.longest_seconds < min_seconds]] = NO_TIME_OVERLAP
     return funnel, overlap

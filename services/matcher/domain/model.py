@@ -159,6 +159,10 @@ class Weights:
             "basic": self.basic,
         }[level]
 
+    def rank_scores(self) -> tuple[float, ...]:
+        """``level_score`` by level rank (see ``level_rank``); 0 for a language not spoken."""
+        return (0.0, *(self.level_score(level) for level in RANKED_LEVELS))
+
 
 DEFAULT_WEIGHTS = Weights()
 

@@ -85,12 +85,22 @@ def build_reasons(
     return reasons
 
 
+def _spoken_rank(
+    index: VolunteerIndex, language_id: NDArray[np.int64], rows: Rows
+) -> NDArray[np.uint8]:
+    """The level rank each row's volunteer speaks ``language_id`` at (0 where that is -1)."""
+    rank: NDArray[np.uint8] = np.where(
+        language_id >= 0, index.levels[np.maximum(language_id, 0), rows], 0
+    ).astype(np.uint8, copy=False)
+    return rank
+
+
 def _locale_bonus(
     index: VolunteerIndex, columns: RequestColumns, request: NDArray[np.int64], rows: Rows
 ) -> NDArray[np.bool_]:
-    locale_id = columns.locale_id[request]
-    level = index.levels[np.maximum(locale_id, 0), rows]
-    bonus: NDArray[np.bool_] = (locale_id >= 0) & (level >= CONVERSATIONAL_RANK)
+    bonus: NDArray[np.bool_] = (
+        _spoken_rank(index, columns.locale_id[request], rows) >= CONVERSATIONAL_RANK
+    )
     return bonus
 
 
@@ -105,10 +115,7 @@ def static_components(
     weights: Weights,
 ) -> dict[str, NDArray[np.float64]]:
     """Every component but availability, for pairs that pass the constraints before time."""
-    level_scores = np.array(
-        [0.0, weights.basic, weights.conversational, weights.fluent, weights.native]
-    )
-    language = level_scores[best_rank]
+    language = np.array(weights.rank_scores())[best_rank]
     bonus = _locale_bonus(index, columns, request, rows)
     language = np.minimum(1.0, np.where(bonus, language + weights.locale_bonus, language))
 
@@ -160,9 +167,8 @@ def _language_choice(
     """Position in ``language_codes`` of the language reported as shared (-1: none)."""
     choice = np.full(rows.size, -1, dtype=np.int64)
     for slot in reversed(range(columns.language_ids.shape[1])):  # the earliest match wins
-        language_id = columns.language_ids[request, slot]
-        level = index.levels[np.maximum(language_id, 0), rows]
-        matches = (language_id >= 0) & (level == best_rank) & (best_rank > 0)
+        level = _spoken_rank(index, columns.language_ids[request, slot], rows)
+        matches = (level == best_rank) & (best_rank > 0)
         choice[matches] = columns.language_positions[request, slot][matches]
     return choice
 

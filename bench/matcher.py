@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from services.matcher.domain.assignment import CandidateList, match_batch, solve_assignment
+from services.matcher.domain.assignment import candidate_lists, match_batch, solve_assignment
 from services.matcher.domain.candidates import ScoredRequest, score_batch
 from services.matcher.domain.index import VolunteerIndex
 from services.matcher.domain.model import LanguageLevel, Request, Volunteer, WeeklyWindow
@@ -342,7 +342,7 @@ def _measure_batch(
     capacity: np.ndarray[Any, Any],
 ) -> None:
     scored = [s for s in score_batch(batch, index, NOW) if isinstance(s, ScoredRequest)]
-    lists = [CandidateList(s.request.urgency, s.rows, s.scores) for s in scored]
+    lists = candidate_lists(scored)
     chosen, solve_seconds = _best_of(3, lambda: solve_assignment(lists, free_slots, capacity))
     greedy = greedy_assignment(lists, free_slots, capacity)
     gain = assignment_value(lists, chosen, capacity) / assignment_value(lists, greedy, capacity)

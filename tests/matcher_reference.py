@@ -18,19 +18,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from services.matcher.domain.assignment import (
-    NO_VOLUNTEER,
-    CandidateList,
-    candidate_lists,
-    outcome,
-)
+from services.matcher.domain.assignment import NO_VOLUNTEER, CandidateList
 from services.matcher.domain.availability import (
     Horizon,
     Interval,
     concrete_intervals,
     planning_horizon,
 )
-from services.matcher.domain.candidates import ScoredRequest
 from services.matcher.domain.constraints import (
     IN_PERSON,
     NOT_REACHABLE,
@@ -43,9 +37,7 @@ from services.matcher.domain.model import (
     COMPONENTS,
     DEFAULT_WEIGHTS,
     RANKED_LEVELS,
-    Proposal,
     Request,
-    Unmatched,
     Volunteer,
     WeeklyWindow,
     Weights,
@@ -258,7 +250,10 @@ def greedy_assignment(
     capacity: NDArray[np.integer[Any]],
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> list[int]:
-    """Baseline: in list (arrival) order, each request takes its best volunteer with room."""
+    """Baseline: in list (arrival) order, each request takes its best volunteer with room.
+
+    A ``Solver`` of ``assignment``: ``assign(..., solver=greedy_assignment)`` proposes by it.
+    """
     remaining: dict[int, int] = {}
     chosen = [NO_VOLUNTEER] * len(lists)
     for position, candidates in enumerate(lists):
@@ -297,14 +292,3 @@ def assignment_value(
         for slot, multiplier in enumerate(sorted(multipliers, reverse=True)):
             total -= multiplier * step * slot
     return total
-
-
-def greedy_assign(
-    scored: Sequence[ScoredRequest],
-    free_slots: NDArray[np.integer[Any]],
-    capacity: NDArray[np.integer[Any]],
-    weights: Weights = DEFAULT_WEIGHTS,
-) -> tuple[list[Proposal], list[Unmatched]]:
-    """The first-come greedy baseline, with the same inputs and outputs as ``assign``."""
-    chosen = greedy_assignment(candidate_lists(scored), free_slots, capacity, weights)
-    return outcome(scored, chosen)

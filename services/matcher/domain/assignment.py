@@ -22,7 +22,7 @@ Candidate lists come capped to each request's best ``top_k`` (``candidates.score
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,13 @@ class CandidateList:
     urgency: Urgency
     volunteers: NDArray[np.int64]  # keys into ``free_slots`` / ``capacity`` (index rows)
     scores: NDArray[np.float64]
+
+
+Solver = Callable[
+    [Sequence[CandidateList], NDArray[np.integer[Any]], NDArray[np.integer[Any]], Weights],
+    list[int],
+]
+"""Chooses a volunteer key (or ``NO_VOLUNTEER``) per list, e.g. ``solve_assignment``."""
 
 
 @dataclass(frozen=True)
@@ -181,11 +188,20 @@ def candidate_lists(scored: Sequence[ScoredRequest]) -> list[CandidateList]:
     return [CandidateList(s.request.urgency, s.rows, s.scores) for s in scored]
 
 
-def outcome(
-    scored: Sequence[ScoredRequest], chosen: Sequence[int]
+def assign(
+    scored: Sequence[ScoredRequest],
+    free_slots: NDArray[np.integer[Any]],
+    capacity: NDArray[np.integer[Any]],
+    weights: Weights = DEFAULT_WEIGHTS,
+    solver: Solver = solve_assignment,
 ) -> tuple[list[Proposal], list[Unmatched]]:
+    """Best joint assignment of the scored requests; ``free_slots``/``capacity`` by index row.
+
+    ``solver`` chooses the volunteers (another one, such as a baseline, for comparison).
+    """
     proposals: list[Proposal] = []
     unmatched: list[Unmatched] = []
+    chosen = solver(candidate_lists(scored), free_slots, capacity, weights)
     for candidates, key in zip(scored, chosen, strict=True):
         if key == NO_VOLUNTEER:
             # Every suitable volunteer went to requests that were worth more in this batch.
@@ -195,17 +211,6 @@ def outcome(
             position = candidates.rows.tolist().index(key)
             proposals.append(candidates.candidates.proposal(position))
     return proposals, unmatched
-
-
-def assign(
-    scored: Sequence[ScoredRequest],
-    free_slots: NDArray[np.integer[Any]],
-    capacity: NDArray[np.integer[Any]],
-    weights: Weights = DEFAULT_WEIGHTS,
-) -> tuple[list[Proposal], list[Unmatched]]:
-    """Best joint assignment of the scored requests; ``free_slots``/``capacity`` by index row."""
-    chosen = solve_assignment(candidate_lists(scored), free_slots, capacity, weights)
-    return outcome(scored, chosen)
 
 
 def match_batch(

@@ -30,7 +30,7 @@ from services.matcher.domain.model import (
     Weights,
 )
 from shared.vocabulary import URGENCIES, Urgency
-from tests.matcher_reference import assignment_value, greedy_assign, greedy_assignment
+from tests.matcher_reference import assignment_value, greedy_assignment
 
 WEIGHTS = Weights()
 
@@ -286,7 +286,7 @@ def test_greedy_assign_serves_in_arrival_order_where_assign_looks_at_the_whole_b
     assert len(scored) == 2
     free = np.maximum(index.capacity - index.active, 0)
 
-    greedy, greedy_left = greedy_assign(scored, free, index.capacity)
+    greedy, greedy_left = assign(scored, free, index.capacity, solver=greedy_assignment)
     assert [(p.request_id, p.volunteer_id) for p in greedy] == [
         (first.request_id, near.volunteer_id)
     ]

@@ -45,10 +45,16 @@ def _windows(items: Iterable[dict[str, str]]) -> tuple[model.WeeklyWindow, ...]:
     )
 
 
+def _lat_lon(event: dict[str, Any]) -> tuple[float | None, float | None]:
+    """An event's ``location`` as (lat, lon); (None, None) when it gives none."""
+    location = event.get("location")
+    return (location["lat"], location["lon"]) if location else (None, None)
+
+
 def volunteer_from_row(row: Any) -> model.Volunteer:
     """The volunteer of a ``volunteers`` row (its profile is the latest snapshot event)."""
     profile = row.profile
-    location = profile.get("location")
+    lat, lon = _lat_lon(profile)
     return model.Volunteer(
         volunteer_id=row.volunteer_id,
         locale=profile["locale"],
@@ -56,8 +62,8 @@ def volunteer_from_row(row: Any) -> model.Volunteer:
             model.LanguageLevel(lang["code"], lang["level"]) for lang in profile["languages"]
         ),
         skills=frozenset(profile["skills"]),
-        lat=location["lat"] if location else None,
-        lon=location["lon"] if location else None,
+        lat=lat,
+        lon=lon,
         max_travel_km=float(profile["max_travel_km"]),
         remote_ok=bool(profile["remote_ok"]),
         availability=_windows(profile["availability"]),
@@ -71,14 +77,14 @@ def volunteer_from_row(row: Any) -> model.Volunteer:
 def request_from_row(row: Any) -> model.Request:
     """The request of a ``requests`` row (its payload is the submitted event)."""
     payload = row.payload
-    location = payload.get("location")
+    lat, lon = _lat_lon(payload)
     return model.Request(
         request_id=row.request_id,
         beneficiary_locale=payload["beneficiary_locale"],
         languages=tuple(payload["languages"]),
         skills=frozenset(payload["skills"]),
-        lat=location["lat"] if location else None,
-        lon=location["lon"] if location else None,
+        lat=lat,
+        lon=lon,
         remote_ok=bool(payload["remote_ok"]),
         windows=_windows(payload["windows"]),
         timezone=payload["timezone"],

@@ -22,7 +22,6 @@ from services.matcher.domain.constraints import (
     REMOTE,
     RequestColumns,
     prepare_many,
-    time_overlap,
 )
 from services.matcher.domain.index import Rows, VolunteerIndex
 from services.matcher.domain.model import (
@@ -147,7 +146,9 @@ def _check_time(
     while pending.size:
         counts = np.minimum(chunk[pending], segment_end[pending] - next_pair[pending])
         batch = _runs(next_pair[pending], counts)
-        overlap = time_overlap(columns, index, pair_request[batch], pair_rows[batch], min_seconds)
+        overlap = index.time_overlap(
+            pair_rows[batch], pair_request[batch], columns.times, min_seconds
+        )
         ok = overlap.longest_seconds >= min_seconds
         passes[batch] = ok
         overlaps.put(batch, overlap)

@@ -43,7 +43,6 @@ from services.matcher.domain.availability import (
     planning_horizon,
     request_bitmap,
     request_bitmaps,
-    vector_overlap,
 )
 from services.matcher.domain.index import EARTH_RADIUS_KM, Rows, VolunteerIndex
 from services.matcher.domain.model import DEFAULT_WEIGHTS, Request, Weights
@@ -421,25 +420,6 @@ def run_funnel(
     return funnel
 
 
-def time_overlap(
-    columns: RequestColumns,
-    index: VolunteerIndex,
-    pair_request: NDArray[np.int64],
-    rows: Rows,
-    min_seconds: int,
-) -> VectorOverlap:
-    """The exact shared time of pairs (``pair_request``, ``rows``): ``vector_overlap``."""
-    return vector_overlap(
-        np.take(index.window_start, rows, axis=0),  # faster than [] for 2-d rows
-        np.take(index.window_end, rows, axis=0),
-        index.timezone_id[rows],
-        index.timezones.codes,
-        pair_request,
-        columns.times,
-        min_seconds,
-    )
-
-
 def constraint_stages(
     columns: RequestColumns,
     number: int,
@@ -460,7 +440,9 @@ def constraint_stages(
     # The exact time check, only for rows that pass everything else and the weekly bitmap
     # (which never rejects a pair that really shares an hour).
     checked = np.flatnonzero(stage == PASSED)
-    checked_overlap = time_overlap(columns, index, request[checked], rows[checked], min_seconds)
+    checked_overlap = index.time_overlap(
+        rows[checked], request[checked], columns.times, min_seconds
+    )
     overlap = VectorOverlap.none(rows.size)
     overlap.put(checked, checked_overlap)
     stage[checked[checked_overlap.longest_seconds < min_seconds]] = NO_TIME_OVERLAP

@@ -37,7 +37,14 @@ from uuid import UUID
 import numpy as np
 from numpy.typing import NDArray
 
-from services.matcher.domain.availability import BITMAP_WORDS, volunteer_bitmap, weekly_minutes
+from services.matcher.domain.availability import (
+    BITMAP_WORDS,
+    RequestTimes,
+    VectorOverlap,
+    vector_overlap,
+    volunteer_bitmap,
+    weekly_minutes,
+)
 from services.matcher.domain.model import Volunteer, level_rank
 
 EARTH_RADIUS_KM = 6371.0088
@@ -263,6 +270,12 @@ class VolunteerIndex:
         """Rows handed out so far; every column's meaningful rows are ``[0, row_count)``."""
         return self._used_rows
 
+    def free_slots(self) -> NDArray[np.int32]:
+        """How many more matches each row's volunteer can take (rows up to ``row_count``)."""
+        used = slice(0, self._used_rows)
+        free: NDArray[np.int32] = np.maximum(self.capacity[used] - self.active[used], 0)
+        return free
+
     def row_of(self, volunteer_id: UUID) -> int:
         return self._row_of[volunteer_id.int]
 
@@ -470,6 +483,20 @@ class VolunteerIndex:
         rest = rows[~self._mark[rows]]
         self._mark[excluded] = False
         return rest
+
+    def time_overlap(
+        self, rows: Rows, request_of_row: NDArray[np.int64], times: RequestTimes, min_seconds: int
+    ) -> VectorOverlap:
+        """The exact shared time of each row's volunteer and its request (``vector_overlap``)."""
+        return vector_overlap(
+            np.take(self.window_start, rows, axis=0),  # faster than [] for 2-d rows
+            np.take(self.window_end, rows, axis=0),
+            self.timezone_id[rows],
+            self.timezones.codes,
+            request_of_row,
+            times,
+            min_seconds,
+        )
 
     def in_person_rows(
         self, lat: float, lon: float, anchor: int = EVERYONE

@@ -326,8 +326,7 @@ def _measure_scoring(
 def _measure_assignment(index: VolunteerIndex, requests: Sequence[Request]) -> None:
     print("assignment of micro-batches (requests in arrival order)")
     used = slice(0, index.row_count)
-    free_slots = np.maximum(index.capacity[used] - index.active[used], 0)
-    capacity = index.capacity[used]
+    free_slots, capacity = index.free_slots(), index.capacity[used]
     match_batch(requests[:20], index, NOW)  # warm-up
     for size in (10, 100, 1_000):
         if size > len(requests):

@@ -190,18 +190,18 @@ def candidate_lists(scored: Sequence[ScoredRequest]) -> list[CandidateList]:
 
 def assign(
     scored: Sequence[ScoredRequest],
-    free_slots: NDArray[np.integer[Any]],
-    capacity: NDArray[np.integer[Any]],
+    index: VolunteerIndex,
     weights: Weights = DEFAULT_WEIGHTS,
+    *,
     solver: Solver = solve_assignment,
 ) -> tuple[list[Proposal], list[Unmatched]]:
-    """Best joint assignment of the scored requests; ``free_slots``/``capacity`` by index row.
+    """Best joint assignment of the scored requests to the free slots of ``index``.
 
     ``solver`` chooses the volunteers (another one, such as a baseline, for comparison).
     """
     proposals: list[Proposal] = []
     unmatched: list[Unmatched] = []
-    chosen = solver(candidate_lists(scored), free_slots, capacity, weights)
+    chosen = solver(candidate_lists(scored), index.free_slots(), index.capacity, weights)
     for candidates, key in zip(scored, chosen, strict=True):
         if key == NO_VOLUNTEER:
             # Every suitable volunteer went to requests that were worth more in this batch.
@@ -233,7 +233,5 @@ def match_batch(
             unmatched.append(result)
         else:
             scored.append(result)
-    used = slice(0, index.row_count)
-    free_slots = np.maximum(index.capacity[used] - index.active[used], 0)
-    proposals, outbid = assign(scored, free_slots, index.capacity[used], weights)
+    proposals, outbid = assign(scored, index, weights)
     return proposals, unmatched + outbid

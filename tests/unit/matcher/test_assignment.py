@@ -284,15 +284,14 @@ def test_greedy_assign_serves_in_arrival_order_where_assign_looks_at_the_whole_b
     second = replace(request(minutes_ago=5), lon=19.62)  # far is 12 km away, beyond its reach
     scored = [s for s in score_batch([first, second], index, NOW) if isinstance(s, ScoredRequest)]
     assert len(scored) == 2
-    free = np.maximum(index.capacity - index.active, 0)
 
-    greedy, greedy_left = assign(scored, free, index.capacity, solver=greedy_assignment)
+    greedy, greedy_left = assign(scored, index, solver=greedy_assignment)
     assert [(p.request_id, p.volunteer_id) for p in greedy] == [
         (first.request_id, near.volunteer_id)
     ]
     assert [u.request_id for u in greedy_left] == [second.request_id]
 
-    best, best_left = assign(scored, free, index.capacity)
+    best, best_left = assign(scored, index)
     assert {(p.request_id, p.volunteer_id) for p in best} == {
         (first.request_id, far.volunteer_id),
         (second.request_id, near.volunteer_id),

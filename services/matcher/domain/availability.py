@@ -484,6 +484,23 @@ def concrete_intervals_flat(
     return _merge_by_owner(owner[inside], start[inside], end[inside], base, span)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _wall_to_utc(
+    wall: int,
+    thresholds: NDArray[np.int64],
+    table_start: int,
+    table_end: int,
+    offsets: NDArray[np.int64],
+    first_offset: int,
+) -> int:
+    """``wall`` in UTC by one zone's offset table, as ``_to_utc``: thresholds strictly passed."""
+    position = table_start
+    while position < table_end and thresholds[position] <= wall:
+        position += 1
+    utc: int = wall - offsets[first_offset + position - table_start]
+    return utc
+
+
 @numba.njit(cache=True, nogil=True)
 def _overlap_kernel(  # compiled; checked against the reference in tests
     starts: NDArray[np.int16],
@@ -538,15 +555,12 @@ def _overlap_kernel(  # compiled; checked against the reference in tests
                 midnight = (first_day[p] + day) * DAY_SECONDS
                 wall_start = midnight + (start_minute % MINUTES_PER_DAY) * 60
                 wall_end = midnight + (end_minute % MINUTES_PER_DAY) * 60
-                # UTC offsets as ``_to_utc`` finds them: thresholds strictly passed.
-                position = table_start
-                while position < table_end and thresholds[position] <= wall_start:
-                    position += 1
-                start = wall_start - offsets[first_offset + position - table_start]
-                position = table_start
-                while position < table_end and thresholds[position] <= wall_end:
-                    position += 1
-                end = wall_end - offsets[first_offset + position - table_start]
+                start = _wall_to_utc(
+                    wall_start, thresholds, table_start, table_end, offsets, first_offset
+                )
+                end = _wall_to_utc(
+                    wall_end, thresholds, table_start, table_end, offsets, first_offset
+                )
                 start, end = max(start, low), min(end, high)
                 if end > start:
                     # Insertion keeps the buffer sorted by start (it nearly is already).

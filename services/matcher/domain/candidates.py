@@ -11,6 +11,7 @@ import datetime
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -105,10 +106,9 @@ def _runs(start: NDArray[np.int64], count: NDArray[np.int64]) -> NDArray[np.int6
     return positions
 
 
-def _rank_in_request(request: NDArray[np.int64]) -> NDArray[np.int64]:
+def _rank_in_request(request: NDArray[np.int64]) -> NDArray[np.signedinteger[Any]]:
     """Each position's rank (from 0) in its request's run of ``request``, which is sorted."""
-    rank: NDArray[np.int64] = np.arange(request.size) - np.searchsorted(request, request)
-    return rank
+    return np.arange(request.size) - np.searchsorted(request, request)
 
 
 def _check_time(
